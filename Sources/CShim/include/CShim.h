@@ -1,0 +1,42 @@
+#ifndef WARREN_CSHIM_H
+#define WARREN_CSHIM_H
+// What Swift cannot import directly: OpenSSL's function-like macros and the Linux
+// syscalls Glibc's module leaves out (epoll, eventfd, accept4, packed epoll_event).
+// Every function here is a thin, allocation-free wrapper; semantics are those of the
+// wrapped call, errors come back through errno / the OpenSSL error queue.
+#include <stdint.h>
+#include <stddef.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include "CShimPKI.h"
+
+// ---- OpenSSL macros -------------------------------------------------------------
+int warren_ssl_ctx_set_min_proto_tls13(SSL_CTX *ctx);
+int warren_ssl_ctx_set_min_proto_tls12(SSL_CTX *ctx);
+/// Partial writes, moving write buffers, release idle buffers; no renegotiation,
+/// no compression, server cipher preference.
+void warren_ssl_ctx_set_defaults(SSL_CTX *ctx);
+int warren_ssl_ctx_set_groups(SSL_CTX *ctx, const char *groups);
+void warren_ssl_ctx_disable_session_cache(SSL_CTX *ctx);
+void warren_ssl_ctx_set_num_tickets0(SSL_CTX *ctx);
+int warren_ssl_set_sni(SSL *ssl, const char *name);
+void warren_openssl_free(void *p);
+size_t warren_bio_pending(BIO *bio);
+int warren_bio_shutdown_wr(BIO *bio);
+/// Sets the servername callback that swaps the SSL's context on the server (SNI).
+void warren_ssl_ctx_set_servername_cb(SSL_CTX *ctx, int (*cb)(SSL *, int *, void *), void *arg);
+
+// ---- Linux syscalls -------------------------------------------------------------
+int warren_epoll_create(void);
+/// op: 1 add, 2 del, 3 mod; events: EPOLLIN=1, EPOLLOUT=4, EPOLLRDHUP=0x2000, EPOLLET=1u<<31.
+int warren_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+/// Copies ready events into two parallel arrays (epoll_event is packed on x86_64).
+int warren_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
+int warren_eventfd(void);
+int warren_eventfd_signal(int fd);
+int warren_eventfd_drain(int fd);
+int warren_accept4(int fd, void *addr, uint32_t *addrlen);
+int warren_socket_nonblocking(int domain, int type);
+int warren_ignore_sigpipe(void);
+int warren_errno(void);
+#endif

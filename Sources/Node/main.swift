@@ -1,0 +1,4 @@
+import Tunnel
+import Consensus
+
+print("warren \(TunnelModule.version)")

@@ -1,0 +1,3 @@
+import Testing
+@testable import Tunnel
+@Test func nodeTestsLink() { #expect(TunnelModule.version.count > 0) }

@@ -1,0 +1,3 @@
+import Testing
+@testable import Tunnel
+@Test func moduleHasVersion() { #expect(!TunnelModule.version.isEmpty) }
