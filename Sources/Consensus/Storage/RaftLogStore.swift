@@ -1,0 +1,38 @@
+/// What a node recovered from stable storage at start-up.
+public struct PersistedState: Sendable {
+    public var hardState: HardState
+    /// The latest snapshot's metadata (index 0 when there is none).
+    public var snapshot: SnapshotMetadata
+    /// Entries after `snapshot.index`, contiguous and in order.
+    public var entries: [Entry]
+
+    public init(hardState: HardState, snapshot: SnapshotMetadata, entries: [Entry]) {
+        self.hardState = hardState
+        self.snapshot = snapshot
+        self.entries = entries
+    }
+}
+
+/// Durable storage for one Raft member: the write-ahead log, hard state and snapshots.
+///
+/// Threading: called from one thread at a time (the driver's). Durability contract: a
+/// call returns once its write is handed to the OS; nothing is durable until `sync()`
+/// returns, and the driver never acknowledges (votes, append responses, client
+/// success) anything that depends on a write before that write's `sync()`.
+public protocol RaftLogStore: AnyObject {
+    /// Reads everything back. Torn tails of the last segment are cut off silently
+    /// (they were never synced, so never acknowledged); corruption anywhere else throws.
+    func load() throws -> PersistedState
+    /// Appends entries. If `entries.first.index` ≤ the last stored index, the stored
+    /// suffix from that index on is replaced (a follower's conflict truncation).
+    func append(_ entries: [Entry]) throws
+    /// Records new hard state (term, vote, commit).
+    func setHardState(_ state: HardState) throws
+    /// Makes every earlier append and hard-state write durable (one fsync: group commit).
+    func sync() throws
+    /// Stores a snapshot (temporary file, fsync, rename, directory fsync), then drops
+    /// log entries and segments it covers.
+    func saveSnapshot(_ metadata: SnapshotMetadata, data: [UInt8]) throws
+    /// The latest complete snapshot, if any.
+    func loadSnapshot() throws -> (metadata: SnapshotMetadata, data: [UInt8])?
+}
