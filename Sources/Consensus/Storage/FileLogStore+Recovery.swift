@@ -94,7 +94,7 @@ extension FileLogStore {
             guard isLast, scanner.nextIntactRecord(bytes, after: -1) == nil else {
                 throw StorageError(.badSegmentHeader, path: path, offset: 0, reason: problem.description, remedy: StorageError.restoreRemedy)
             }
-            try rewriteLastSegment(path: path, sequence: segments[i].sequence, prevIndex: replay.lastIndex)
+            try rewriteLastSegment(path: path, sequence: segments[i].sequence, replay: replay)
             report.rewroteSegmentHeader = true
             return
         }
@@ -138,11 +138,12 @@ extension FileLogStore {
     }
 
     /// Replaces the last segment's unreadable content by a fresh header.
-    private func rewriteLastSegment(path: String, sequence: UInt64, prevIndex: UInt64) throws {
+    private func rewriteLastSegment(path: String, sequence: UInt64, replay: WALReplay) throws {
+        let prevIndex = replay.lastIndex
         segments[segments.count - 1].prevIndex = prevIndex
         try openActive(path: path, bytes: 0)
-        var bytes = WALFormat.encodeHeader(.init(sequence: sequence, prevIndex: prevIndex))
-        WALFormat.appendHardState(hardState, to: &bytes)
+        hardState = replay.hardState
+        let bytes = segmentOpening(sequence: sequence, prevIndex: prevIndex)
         try FileIO.truncate(activeFD, to: 0, path: path)
         try FileIO.pwriteAll(activeFD, bytes, at: 0, path: path)
         try FileIO.fdatasync(activeFD, path: path)

@@ -166,8 +166,18 @@ public final class FileLogStore: RaftLogStore {
 
     var activePath: String { segments[segments.count - 1].path }
 
-    /// Bytes of a fresh segment: header and the hard-state record that opens it.
-    var segmentInitialBytes: Int { WALFormat.segmentHeaderBytes + WALFormat.frameHeaderBytes + WALFormat.hardStateBodyBytes }
+    /// Bytes of a fresh segment: header and the two records that open it.
+    var segmentInitialBytes: Int { segmentOpening(sequence: 1, prevIndex: 0).count }
+
+    /// The first bytes of a new segment: its header, the current hard state, and a
+    /// marker of the current snapshot. Because every segment opens with both, deleting
+    /// a prefix of segments never loses the latest hard state or snapshot marker.
+    func segmentOpening(sequence: UInt64, prevIndex: UInt64) -> [UInt8] {
+        var bytes = WALFormat.encodeHeader(.init(sequence: sequence, prevIndex: prevIndex))
+        WALFormat.appendHardState(hardState, to: &bytes)
+        WALFormat.appendSnapshotMarker(index: snapshot.index, term: snapshot.term, reset: false, to: &bytes)
+        return bytes
+    }
 
     /// Writes `pending` (and the pending hard state after it) to the active segment.
     func flush() throws {
@@ -193,13 +203,12 @@ public final class FileLogStore: RaftLogStore {
 
     static func segmentName(_ sequence: UInt64) -> String { pad20(sequence) + ".seg" }
 
-    /// Creates segment `sequence` (header, then the current hard state), makes it and
-    /// its directory entry durable, and makes it the active segment.
+    /// Creates segment `sequence` (see `segmentOpening`), makes it and its directory
+    /// entry durable, and makes it the active segment.
     func createSegment(sequence: UInt64, prevIndex: UInt64) throws {
         let path = walDirectory + "/" + Self.segmentName(sequence)
         let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_EXCL)
-        var bytes = WALFormat.encodeHeader(.init(sequence: sequence, prevIndex: prevIndex))
-        WALFormat.appendHardState(hardState, to: &bytes)
+        let bytes = segmentOpening(sequence: sequence, prevIndex: prevIndex)
         do {
             try FileIO.pwriteAll(fd, bytes, at: 0, path: path)
             try FileIO.fdatasync(fd, path: path)
