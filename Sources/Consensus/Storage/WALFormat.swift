@@ -117,7 +117,7 @@ enum WALFormat {
         let start = buffer.count
         buffer.appendLE(UInt32(bodyBytes))
         buffer.append(type.rawValue)
-        buffer.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] as [UInt8])  // 3 zero, 2 CRCs
+        buffer.append(contentsOf: repeatElement(0, count: 11))  // 3 zero, 2 CRCs filled by endFrame
         return start
     }
 

@@ -138,6 +138,12 @@ func randomWorkloadMatchesModelAcrossReloads(seed: UInt64) throws {
             try store.setHardState(hard)
         case 6, 7:
             try store.sync()
+        case 8 where Int.random(in: 0..<4, using: &rng) == 0:  // a leader's snapshot beyond our log (§7 reset)
+            term += 1
+            let meta = SnapshotMetadata(index: snapIndex + UInt64(model.count) + 3, term: term, conf: ConfState(voters: [1]))
+            try store.saveSnapshot(meta, data: [9, 9])
+            model.removeAll()
+            (snapIndex, snapTerm) = (meta.index, meta.term)
         case 8 where model.count > 3:  // snapshot at a random committed-looking point
             let at = Int.random(in: 0..<model.count, using: &rng)
             let meta = SnapshotMetadata(index: model[at].index, term: model[at].term, conf: ConfState(voters: [1, 2, 3]))
