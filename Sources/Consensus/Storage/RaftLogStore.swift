@@ -16,8 +16,8 @@ public struct PersistedState: Sendable {
 /// Durable storage for one Raft member: the write-ahead log, hard state and snapshots.
 ///
 /// Threading: called from one thread at a time (the driver's). Durability contract: a
-/// call returns once its write is handed to the OS; nothing is durable until `sync()`
-/// returns, and the driver never acknowledges (votes, append responses, client
+/// call may only buffer its write (in memory or in the OS); nothing is durable until
+/// `sync()` returns, and the driver never acknowledges (votes, append responses, client
 /// success) anything that depends on a write before that write's `sync()`.
 public protocol RaftLogStore: AnyObject {
     /// Reads everything back. Torn tails of the last segment are cut off silently
