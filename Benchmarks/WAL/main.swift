@@ -60,10 +60,13 @@ for (batch, size) in [(1, 256), (64, 256)] {
     syncNs.sort()
     let total = appendNs.reduce(0, +) + syncNs.reduce(0, +)
     let rate: Double = Double(appendNs.count * batch) / (Double(total) / 1e9)
-    let a50 = f1(percentile(appendNs, 0.5)), a99 = f1(percentile(appendNs, 0.99))
-    let s50 = f1(percentile(syncNs, 0.5)), s99 = f1(percentile(syncNs, 0.99))
-    print("batch \(batch) x \(size) B: append+setHardState p50 \(a50) µs p99 \(a99) µs | "
-        + "sync (1 pwrite + 1 fdatasync) p50 \(s50) µs p99 \(s99) µs | \(Int(rate)) entries/s")
+    let a50 = f1(percentile(appendNs, 0.5))
+    let a99 = f1(percentile(appendNs, 0.99))
+    let s50 = f1(percentile(syncNs, 0.5))
+    let s99 = f1(percentile(syncNs, 0.99))
+    print(
+        "batch \(batch) x \(size) B: append+setHardState p50 \(a50) µs p99 \(a99) µs | "
+            + "sync (1 pwrite + 1 fdatasync) p50 \(s50) µs p99 \(s99) µs | \(Int(rate)) entries/s")
 }
 
 // Recovery time for what the last run left.

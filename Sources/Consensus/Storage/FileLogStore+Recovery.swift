@@ -21,7 +21,8 @@ extension FileLogStore {
             guard snapshot.index == 0 else {
                 throw StorageError(
                     .missingSegment, path: walDirectory,
-                    reason: "a snapshot at index \(snapshot.index) exists but the WAL directory holds no segment, so the term and vote are lost",
+                    reason: "a snapshot at index \(snapshot.index) exists but the WAL directory holds no "
+                        + "segment, so the term and vote are lost",
                     remedy: StorageError.restoreRemedy)
             }
             hardState = HardState()
@@ -55,8 +56,10 @@ extension FileLogStore {
         let path = snapDirectory + "/" + newest.name
         let meta = try SnapshotFile.read(path, bytesMax: options.snapshotBytesMax).metadata
         guard meta.index == newest.index else {
-            throw StorageError(.corruptSnapshot, path: path, reason: "file name says index \(newest.index), content says \(meta.index)",
-                               remedy: "Rename or remove the misnamed file")
+            throw StorageError(
+                .corruptSnapshot, path: path,
+                reason: "file name says index \(newest.index), content says \(meta.index)",
+                remedy: "Rename or remove the misnamed file")
         }
         snapshot = meta
         snapshotPath = path
@@ -82,7 +85,8 @@ extension FileLogStore {
     private func replaySegment(_ i: Int, into replay: inout WALReplay, report: inout RecoveryReport) throws {
         let path = segments[i].path
         let isLast = i == segments.count - 1
-        let bytes = try FileIO.readFile(path, bytesMax: options.segmentBytesMax + options.tornWindowBytes + options.bodyBytesMax)
+        let bytes = try FileIO.readFile(
+            path, bytesMax: options.segmentBytesMax + options.tornWindowBytes + options.bodyBytesMax)
         let scanner = SegmentScanner(bodyBytesMax: options.bodyBytesMax, tornWindowBytes: options.tornWindowBytes)
         let header: WALFormat.SegmentHeader
         switch WALFormat.decodeHeader(bytes) {
@@ -92,35 +96,42 @@ extension FileLogStore {
             // A crash while creating the last segment: nothing in it was ever synced
             // after its header, so unless intact records follow, it is rewritten.
             guard isLast, scanner.nextIntactRecord(bytes, after: -1) == nil else {
-                throw StorageError(.badSegmentHeader, path: path, offset: 0, reason: problem.description, remedy: StorageError.restoreRemedy)
+                throw StorageError(
+                    .badSegmentHeader, path: path, offset: 0, reason: problem.description,
+                    remedy: StorageError.restoreRemedy)
             }
             try rewriteLastSegment(path: path, sequence: segments[i].sequence, replay: replay)
             report.rewroteSegmentHeader = true
             return
         }
         guard header.sequence == segments[i].sequence else {
-            throw StorageError(.badSegmentHeader, path: path, offset: 16,
-                               reason: "header says sequence \(header.sequence), file name says \(segments[i].sequence)",
-                               remedy: "Do not rename segment files. " + StorageError.restoreRemedy)
+            throw StorageError(
+                .badSegmentHeader, path: path, offset: 16,
+                reason: "header says sequence \(header.sequence), file name says \(segments[i].sequence)",
+                remedy: "Do not rename segment files. " + StorageError.restoreRemedy)
         }
         if i == 0 && header.sequence > 1 && header.prevIndex > snapshot.index {
             throw StorageError(
                 .missingSegment, path: path,
-                reason: "the oldest segment continues from index \(header.prevIndex), but the newest snapshot covers only up to \(snapshot.index): earlier segments are missing",
+                reason: "the oldest segment continues from index \(header.prevIndex), but the newest "
+                    + "snapshot covers only up to \(snapshot.index): earlier segments are missing",
                 remedy: "Restore the missing segments or the newer snapshot. " + StorageError.restoreRemedy)
         }
         segments[i].prevIndex = header.prevIndex
-        let outcome = try scanner.scan(bytes, from: WALFormat.segmentHeaderBytes, isLastSegment: isLast) { record, offset in
-                do { try replay.apply(record) } catch let error as WALReplay.Impossible {
-                    throw StorageError(.corruptRecord, path: path, offset: UInt64(offset), reason: "impossible record: " + error.reason,
-                                       remedy: StorageError.restoreRemedy)
-                }
+        let outcome = try scanner.scan(bytes, from: WALFormat.segmentHeaderBytes, isLastSegment: isLast) {
+            record, offset in
+            do { try replay.apply(record) } catch let error as WALReplay.Impossible {
+                throw StorageError(
+                    .corruptRecord, path: path, offset: UInt64(offset), reason: "impossible record: " + error.reason,
+                    remedy: StorageError.restoreRemedy)
             }
+        }
         switch outcome {
         case .clean:
             if isLast { try openActive(path: path, bytes: bytes.count) }
         case .corrupt(let offset, let reason):
-            throw StorageError(.corruptRecord, path: path, offset: UInt64(offset), reason: reason, remedy: StorageError.restoreRemedy)
+            throw StorageError(
+                .corruptRecord, path: path, offset: UInt64(offset), reason: reason, remedy: StorageError.restoreRemedy)
         case .tornTail(let offset, let reason):
             try openActive(path: path, bytes: bytes.count)
             try FileIO.truncate(activeFD, to: offset, path: path)
@@ -159,7 +170,8 @@ extension FileLogStore {
         guard hardState.commit <= last else {
             throw StorageError(
                 .lostEntries, path: activePath,
-                reason: "hard state says entries up to \(hardState.commit) are committed but the log ends at \(last): acknowledged entries are gone (was the last segment removed?)",
+                reason: "hard state says entries up to \(hardState.commit) are committed but the log ends "
+                    + "at \(last): acknowledged entries are gone (was the last segment removed?)",
                 remedy: StorageError.restoreRemedy)
         }
         terms = replay.entries.map(\.term)

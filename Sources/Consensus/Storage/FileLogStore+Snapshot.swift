@@ -9,11 +9,13 @@ extension FileLogStore {
     public func saveSnapshot(_ metadata: SnapshotMetadata, data: [UInt8]) throws {
         precondition(loaded, "FileLogStore.load() must be called before saveSnapshot")
         guard metadata.index > snapshot.index else {
-            throw StorageError(.staleSnapshot, path: snapDirectory,
-                               reason: "snapshot at index \(metadata.index) is not newer than the stored one at \(snapshot.index)",
-                               remedy: "This is a bug in the caller")
+            throw StorageError(
+                .staleSnapshot, path: snapDirectory,
+                reason: "snapshot at index \(metadata.index) is not newer than the stored one at \(snapshot.index)",
+                remedy: "This is a bug in the caller")
         }
-        let path = try SnapshotFile.write(metadata, data: data, in: snapDirectory, stopBeforeRename: crashPoint == .beforeRename)
+        let path = try SnapshotFile.write(
+            metadata, data: data, in: snapDirectory, stopBeforeRename: crashPoint == .beforeRename)
         if crashPoint == .beforeRename || crashPoint == .afterRename { throw SimulatedCrash() }
         let position = Int(metadata.index - snapshot.index) - 1
         let keep = metadata.index <= lastIndex && terms[position] == metadata.term

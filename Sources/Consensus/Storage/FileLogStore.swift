@@ -139,7 +139,9 @@ public final class FileLogStore: RaftLogStore {
         terms.removeSubrange(Int(first.index - snapshot.index - 1)...)
         for e in entries {
             let size = WALFormat.entryRecordBytes(e)
-            if activeBytes + pending.count + size > options.segmentBytesMax && activeBytes + pending.count > segmentInitialBytes {
+            if activeBytes + pending.count + size > options.segmentBytesMax
+                && activeBytes + pending.count > segmentInitialBytes
+            {
                 try roll()
             }
             WALFormat.appendEntry(e, to: &pending)
@@ -226,22 +228,28 @@ public final class FileLogStore: RaftLogStore {
     /// Checks that `entries` continue the log; see `StorageError.Code.invalidAppend`.
     private func validate(_ entries: [Entry]) throws {
         func bad(_ why: String) -> StorageError {
-            StorageError(.invalidAppend, path: walDirectory, reason: why, remedy: "This is a bug in the caller (the Raft core)")
+            StorageError(
+                .invalidAppend, path: walDirectory, reason: why, remedy: "This is a bug in the caller (the Raft core)")
         }
         let first = entries[0]
         guard first.index > snapshot.index else {
             throw bad("entry \(first.index) is at or below the snapshot index \(snapshot.index)")
         }
-        guard first.index <= lastIndex + 1 else { throw bad("entry \(first.index) leaves a gap after the last index \(lastIndex)") }
+        guard first.index <= lastIndex + 1 else {
+            throw bad("entry \(first.index) leaves a gap after the last index \(lastIndex)")
+        }
         let prevPosition = Int(first.index - snapshot.index) - 2
         let prevTerm = prevPosition >= 0 ? terms[prevPosition] : snapshot.term
         var expected = first.index
         var term = prevTerm
         for e in entries {
             guard e.index == expected else { throw bad("entry \(e.index) where \(expected) was expected") }
-            guard e.term >= term, e.term >= 1 else { throw bad("entry \(e.index) has term \(e.term) after term \(term)") }
+            guard e.term >= term, e.term >= 1 else {
+                throw bad("entry \(e.index) has term \(e.term) after term \(term)")
+            }
             guard e.data.count <= options.entryDataBytesMax else {
-                throw bad("entry \(e.index) carries \(e.data.count) bytes, over the \(options.entryDataBytesMax)-byte limit")
+                throw bad(
+                    "entry \(e.index) carries \(e.data.count) bytes, over the \(options.entryDataBytesMax)-byte limit")
             }
             expected += 1
             term = e.term

@@ -50,11 +50,14 @@ struct SegmentScanner {
         let next = nextIntactRecord(b, after: o)
         if o < b.count - tornWindowBytes {
             let why = next.map { "; an intact record follows at offset \($0)" } ?? ""
-            return .corrupt(offset: o, reason: reason + why + ", before the last \(tornWindowBytes) bytes that can be unsynced")
+            return .corrupt(
+                offset: o, reason: reason + why + ", before the last \(tornWindowBytes) bytes that can be unsynced")
         }
         guard let next else { return .tornTail(offset: o, reason: reason) }
         if containsZeroBlock(b, o..<next) {
-            return .tornTail(offset: o, reason: reason + "; a zero-filled sector before the intact record at \(next) marks an unsynced write")
+            return .tornTail(
+                offset: o,
+                reason: reason + "; a zero-filled sector before the intact record at \(next) marks an unsynced write")
         }
         return .corrupt(offset: o, reason: reason + "; an intact record follows at offset \(next)")
     }

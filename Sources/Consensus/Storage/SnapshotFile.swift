@@ -46,7 +46,8 @@ enum SnapshotFile {
     static func write(
         _ m: SnapshotMetadata, data: [UInt8], in directory: String, stopBeforeRename: Bool = false
     ) throws -> String {
-        precondition(m.conf.voters.count <= membersMax && m.conf.learners.count <= membersMax, "configuration too large")
+        precondition(
+            m.conf.voters.count <= membersMax && m.conf.learners.count <= membersMax, "configuration too large")
         let final = directory + "/" + name(index: m.index)
         let temp = final + ".tmp"
         let header = encodeHeader(m, dataBytes: data.count)
@@ -94,7 +95,9 @@ enum SnapshotFile {
         let voters = Int(b.readLE(UInt32.self, at: 32))
         let learners = Int(b.readLE(UInt32.self, at: 36))
         let dataBytes = b.readLE(UInt64.self, at: 40)
-        guard voters <= membersMax, learners <= membersMax else { throw corrupt("\(voters) voters, \(learners) learners", at: 32) }
+        guard voters <= membersMax, learners <= membersMax else {
+            throw corrupt("\(voters) voters, \(learners) learners", at: 32)
+        }
         let dataStart = fixedHeaderBytes + 8 * (voters + learners)
         guard dataStart <= b.count - 4, UInt64(b.count - 4 - dataStart) == dataBytes else {
             throw corrupt("data length \(dataBytes) does not match the file size \(b.count)", at: 40)
@@ -102,7 +105,8 @@ enum SnapshotFile {
         var conf = ConfState()
         for i in 0..<voters { conf.voters.insert(b.readLE(UInt64.self, at: fixedHeaderBytes + 8 * i)) }
         for i in 0..<learners { conf.learners.insert(b.readLE(UInt64.self, at: fixedHeaderBytes + 8 * (voters + i))) }
-        let meta = SnapshotMetadata(index: b.readLE(UInt64.self, at: 16), term: b.readLE(UInt64.self, at: 24), conf: conf)
+        let meta = SnapshotMetadata(
+            index: b.readLE(UInt64.self, at: 16), term: b.readLE(UInt64.self, at: 24), conf: conf)
         return (meta, Array(b[dataStart..<(b.count - 4)]))
     }
 }

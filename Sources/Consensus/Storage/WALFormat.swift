@@ -66,7 +66,8 @@ enum WALFormat {
             return .failure(.checksum)
         }
         guard b[8] == version else { return .failure(.version(b[8])) }
-        return .success(SegmentHeader(sequence: b.readLE(UInt64.self, at: 16), prevIndex: b.readLE(UInt64.self, at: 24)))
+        return .success(
+            SegmentHeader(sequence: b.readLE(UInt64.self, at: 16), prevIndex: b.readLE(UInt64.self, at: 24)))
     }
 
     enum HeaderProblem: Error, CustomStringConvertible {
@@ -144,7 +145,8 @@ enum WALFormat {
     static func decodeFrame(_ b: [UInt8], at offset: Int, bodyBytesMax: Int) -> Frame {
         let avail = b.count - offset
         guard avail >= frameHeaderBytes else {
-            return .invalid(reason: "incomplete frame header (\(avail) of \(frameHeaderBytes) bytes)", headerIntact: false)
+            return .invalid(
+                reason: "incomplete frame header (\(avail) of \(frameHeaderBytes) bytes)", headerIntact: false)
         }
         let length = Int(b.readLE(UInt32.self, at: offset))
         let typeByte = b[offset + 4]
@@ -152,11 +154,13 @@ enum WALFormat {
             return .invalid(reason: "frame header checksum mismatch", headerIntact: false)
         }
         guard length <= bodyBytesMax else {
-            return .invalid(reason: "record length \(length) exceeds the \(bodyBytesMax)-byte limit", headerIntact: true)
+            return .invalid(
+                reason: "record length \(length) exceeds the \(bodyBytesMax)-byte limit", headerIntact: true)
         }
         let bodyStart = offset + frameHeaderBytes
         guard length <= b.count - bodyStart else {
-            return .invalid(reason: "record body truncated (\(b.count - bodyStart) of \(length) bytes)", headerIntact: true)
+            return .invalid(
+                reason: "record body truncated (\(b.count - bodyStart) of \(length) bytes)", headerIntact: true)
         }
         guard b.readLE(UInt32.self, at: offset + 8) == CRC32C.checksum(b, range: bodyStart..<bodyStart + length) else {
             return .invalid(reason: "record body checksum mismatch", headerIntact: true)
@@ -172,7 +176,9 @@ enum WALFormat {
     private static func decodeBody(_ b: [UInt8], type: UInt8, at p: Int, length: Int) -> Result<Record, BodyProblem> {
         switch RecordType(rawValue: type) {
         case .entry:
-            guard length >= entryFixedBytes else { return .failure(BodyProblem(reason: "entry record of \(length) bytes is too short")) }
+            guard length >= entryFixedBytes else {
+                return .failure(BodyProblem(reason: "entry record of \(length) bytes is too short"))
+            }
             let term = b.readLE(UInt64.self, at: p)
             let index = b.readLE(UInt64.self, at: p + 8)
             guard let kind = Entry.Kind(rawValue: b[p + 16]) else {
@@ -184,16 +190,21 @@ enum WALFormat {
             let data = Array(b[(p + entryFixedBytes)..<(p + length)])
             return .success(.entry(Entry(term: term, index: index, kind: kind, data: data)))
         case .hardState:
-            guard length == hardStateBodyBytes else { return .failure(BodyProblem(reason: "hard-state record of \(length) bytes, expected 24")) }
-            return .success(.hardState(HardState(
-                term: b.readLE(UInt64.self, at: p), vote: b.readLE(UInt64.self, at: p + 8),
-                commit: b.readLE(UInt64.self, at: p + 16))))
+            guard length == hardStateBodyBytes else {
+                return .failure(BodyProblem(reason: "hard-state record of \(length) bytes, expected 24"))
+            }
+            return .success(
+                .hardState(
+                    HardState(
+                        term: b.readLE(UInt64.self, at: p), vote: b.readLE(UInt64.self, at: p + 8),
+                        commit: b.readLE(UInt64.self, at: p + 16))))
         case .snapshotMarker:
             guard length == snapshotMarkerBodyBytes, b[p + 16] <= 1 else {
                 return .failure(BodyProblem(reason: "malformed snapshot-marker record (\(length) bytes)"))
             }
-            return .success(.snapshotMarker(
-                index: b.readLE(UInt64.self, at: p), term: b.readLE(UInt64.self, at: p + 8), reset: b[p + 16] == 1))
+            return .success(
+                .snapshotMarker(
+                    index: b.readLE(UInt64.self, at: p), term: b.readLE(UInt64.self, at: p + 8), reset: b[p + 16] == 1))
         case nil:
             return .failure(BodyProblem(reason: "unknown record type \(type)"))
         }

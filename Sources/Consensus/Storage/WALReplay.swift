@@ -31,7 +31,9 @@ struct WALReplay {
             try applyEntry(e)
         case .snapshotMarker(let index, let term, let reset):
             guard index <= snapshot.index else {
-                throw Impossible(reason: "the WAL records a snapshot at index \(index) (term \(term)) but the newest snapshot file covers only \(snapshot.index): a snapshot file is missing")
+                throw Impossible(
+                    reason: "the WAL records a snapshot at index \(index) (term \(term)) but the newest "
+                        + "snapshot file covers only \(snapshot.index): a snapshot file is missing")
             }
             if index == snapshot.index { sawSnapshotMarker = true }
             if reset {
@@ -53,7 +55,8 @@ struct WALReplay {
         }
         entries.removeSubrange(position...)
         if let prev = entries.last, prev.term > e.term {
-            throw Impossible(reason: "entry \(e.index) has term \(e.term), lower than term \(prev.term) of entry \(prev.index)")
+            throw Impossible(
+                reason: "entry \(e.index) has term \(e.term), lower than term \(prev.term) of entry \(prev.index)")
         }
         entries.append(e)
     }

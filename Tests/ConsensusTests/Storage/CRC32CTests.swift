@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Consensus
 
 /// Byte-at-a-time reference, straight from the definition.

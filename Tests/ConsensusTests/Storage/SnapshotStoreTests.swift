@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Consensus
 
 private let conf = ConfState(voters: [1, 2, 3], learners: [9])
@@ -46,7 +47,9 @@ private let conf = ConfState(voters: [1, 2, 3], learners: [9])
         let (store, _) = try openStore(dir)
         try store.append(makeEntries(1...30, term: 1))
         try store.saveSnapshot(meta, data: [7])
-        #expect(storageError { try store.append(makeEntries(meta.index + 2...meta.index + 2, term: 3)) }?.code == .invalidAppend)
+        #expect(
+            storageError { try store.append(makeEntries(meta.index + 2...meta.index + 2, term: 3)) }?.code
+                == .invalidAppend)
         try store.append(makeEntries(meta.index + 1...meta.index + 3, term: 3))
         try store.close()
         let (_, state) = try openStore(dir)
@@ -148,7 +151,8 @@ private let conf = ConfState(voters: [1, 2, 3], learners: [9])
         try store.saveSnapshot(SnapshotMetadata(index: index, term: 1, conf: conf), data: [UInt8(index)])
     }
     #expect(dir.files(in: dir.snap) == ["00000000000000000020.snap", "00000000000000000030.snap"])
-    #expect(storageError { try store.saveSnapshot(SnapshotMetadata(index: 30, term: 1), data: []) }?.code == .staleSnapshot)
+    #expect(
+        storageError { try store.saveSnapshot(SnapshotMetadata(index: 30, term: 1), data: []) }?.code == .staleSnapshot)
 }
 
 @Test func snapshotWithoutAnyWALIsAnError() throws {
@@ -165,7 +169,9 @@ private let conf = ConfState(voters: [1, 2, 3], learners: [9])
 
 /// Every way the process can die, each followed by restarts and more work: no synced
 /// change is lost and the store always comes back.
-@Test(arguments: ["clean", "tornTail", "segmentCreation", "beforeRename", "afterRename", "afterMarker", "unsyncedBatch"])
+@Test(arguments: [
+    "clean", "tornTail", "segmentCreation", "beforeRename", "afterRename", "afterMarker", "unsyncedBatch",
+])
 func restartAfterEveryKindOfCrashKeepsEverySyncedChange(crash: String) throws {
     let dir = TempDir()
     let options = smallOptions()
@@ -187,7 +193,8 @@ func restartAfterEveryKindOfCrashKeepsEverySyncedChange(crash: String) throws {
         case "segmentCreation":
             dir.write(dir.segment(store.segments.last!.sequence + 1), [1, 2, 3])
         case "beforeRename", "afterRename", "afterMarker":
-            store.crashPoint = crash == "beforeRename" ? .beforeRename : crash == "afterRename" ? .afterRename : .afterMarker
+            store.crashPoint =
+                crash == "beforeRename" ? .beforeRename : crash == "afterRename" ? .afterRename : .afterMarker
             #expect(throws: FileLogStore.SimulatedCrash.self) {
                 try store.saveSnapshot(SnapshotMetadata(index: 22, term: 2, conf: conf), data: [1])
             }
@@ -208,7 +215,9 @@ func restartAfterEveryKindOfCrashKeepsEverySyncedChange(crash: String) throws {
             // Segment rolls sync early, so part of the unsynced batch may survive: the
             // synced entries and a prefix of the batch, nothing else.
             #expect(state.entries.count >= expected.count && state.entries.count <= expected.count + 10)
-            #expect(state.entries == expected + makeEntries(31...40, term: 2, size: 100).prefix(max(0, state.entries.count - expected.count)))
+            #expect(
+                state.entries == expected
+                    + makeEntries(31...40, term: 2, size: 100).prefix(max(0, state.entries.count - expected.count)))
             synced = state.entries
         } else {
             #expect(state.entries == expected, "\(crash) round \(round)")

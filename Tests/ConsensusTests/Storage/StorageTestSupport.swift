@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Consensus
 
 /// A fresh directory under the system temp dir, removed when the value goes away.
@@ -34,7 +35,9 @@ final class TempDir {
 /// and term and are never zero (so a zeroed region is always damage).
 func makeEntries(_ range: ClosedRange<UInt64>, term: UInt64, size: Int = 32) -> [Entry] {
     range.map { i in
-        Entry(term: term, index: i, kind: .normal, data: (0..<size).map { UInt8(truncatingIfNeeded: Int(i) &* 31 &+ $0 &+ Int(term)) | 1 })
+        Entry(
+            term: term, index: i, kind: .normal,
+            data: (0..<size).map { UInt8(truncatingIfNeeded: Int(i) &* 31 &+ $0 &+ Int(term)) | 1 })
     }
 }
 
@@ -48,7 +51,9 @@ func smallOptions(segmentBytes: Int = 1024) -> FileLogStore.Options {
 }
 
 /// Opens and loads a store on `dir`.
-func openStore(_ dir: TempDir, _ options: FileLogStore.Options = FileLogStore.Options()) throws -> (FileLogStore, PersistedState) {
+func openStore(_ dir: TempDir, _ options: FileLogStore.Options = FileLogStore.Options()) throws -> (
+    FileLogStore, PersistedState
+) {
     let store = try FileLogStore(directory: dir.path, options: options)
     return (store, try store.load())
 }
@@ -69,7 +74,8 @@ func storageError(_ body: () throws -> Void) -> StorageError? {
 func entryRecordBytes(size: Int) -> Int { WALFormat.frameHeaderBytes + WALFormat.entryFixedBytes + size }
 
 /// Offset of the first record after a fresh segment's header and opening records.
-let firstRecordOffset = WALFormat.segmentHeaderBytes + 2 * WALFormat.frameHeaderBytes + WALFormat.hardStateBodyBytes
+let firstRecordOffset =
+    WALFormat.segmentHeaderBytes + 2 * WALFormat.frameHeaderBytes + WALFormat.hardStateBodyBytes
     + WALFormat.snapshotMarkerBodyBytes
 
 /// A tiny deterministic PRNG (SplitMix64) so model tests replay exactly.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Consensus
 
 /// Writes entries 1...5 (synced with hard state), then entry 6 alone (synced), closes,
@@ -186,7 +187,9 @@ private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRe
     }
     // The next segment's file exists but its header never reached the disk: empty,
     // half a header, or zeros.
-    for content in [[], Array(WALFormat.encodeHeader(.init(sequence: 2, prevIndex: 5))[..<20]), [UInt8](repeating: 0, count: 4096)] {
+    for content in [
+        [], Array(WALFormat.encodeHeader(.init(sequence: 2, prevIndex: 5))[..<20]), [UInt8](repeating: 0, count: 4096),
+    ] {
         dir.write(dir.segment(2), content)
         let (store, state) = try openStore(dir, smallOptions())
         #expect(state.entries == makeEntries(1...5, term: 1, size: 100))

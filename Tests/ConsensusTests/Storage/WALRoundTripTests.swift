@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Consensus
 
 @Test func freshDirectoryLoadsEmptyState() throws {
@@ -90,7 +91,8 @@ import Testing
     try store.append(makeEntries(1...5, term: 2))
     #expect(storageError { try store.append(makeEntries(7...8, term: 2)) }?.code == .invalidAppend)  // gap
     #expect(storageError { try store.append(makeEntries(6...6, term: 1)) }?.code == .invalidAppend)  // term goes back
-    #expect(storageError { try store.append([Entry(term: 2, index: 6), Entry(term: 2, index: 8)]) }?.code == .invalidAppend)
+    #expect(
+        storageError { try store.append([Entry(term: 2, index: 6), Entry(term: 2, index: 8)]) }?.code == .invalidAppend)
     var big = FileLogStore.Options()
     big.entryDataBytesMax = 10
     let dir2 = TempDir()
@@ -129,7 +131,9 @@ func randomWorkloadMatchesModelAcrossReloads(seed: UInt64) throws {
             let back = UInt64.random(in: 0...min(5, UInt64(model.count)), using: &rng)
             if back > 0 { term += 1 }
             let first = last + 1 - back
-            let batch = makeEntries(first...(first + UInt64.random(in: 0...6, using: &rng)), term: term, size: Int.random(in: 0...120, using: &rng))
+            let batch = makeEntries(
+                first...(first + UInt64.random(in: 0...6, using: &rng)), term: term,
+                size: Int.random(in: 0...120, using: &rng))
             try store.append(batch)
             model.removeSubrange(Int(first - snapIndex - 1)...)
             model += batch
@@ -140,13 +144,15 @@ func randomWorkloadMatchesModelAcrossReloads(seed: UInt64) throws {
             try store.sync()
         case 8 where Int.random(in: 0..<4, using: &rng) == 0:  // a leader's snapshot beyond our log (§7 reset)
             term += 1
-            let meta = SnapshotMetadata(index: snapIndex + UInt64(model.count) + 3, term: term, conf: ConfState(voters: [1]))
+            let meta = SnapshotMetadata(
+                index: snapIndex + UInt64(model.count) + 3, term: term, conf: ConfState(voters: [1]))
             try store.saveSnapshot(meta, data: [9, 9])
             model.removeAll()
             (snapIndex, snapTerm) = (meta.index, meta.term)
         case 8 where model.count > 3:  // snapshot at a random committed-looking point
             let at = Int.random(in: 0..<model.count, using: &rng)
-            let meta = SnapshotMetadata(index: model[at].index, term: model[at].term, conf: ConfState(voters: [1, 2, 3]))
+            let meta = SnapshotMetadata(
+                index: model[at].index, term: model[at].term, conf: ConfState(voters: [1, 2, 3]))
             try store.saveSnapshot(meta, data: [UInt8](repeating: UInt8(step & 0xFF), count: 50))
             model.removeFirst(at + 1)
             (snapIndex, snapTerm) = (meta.index, meta.term)
