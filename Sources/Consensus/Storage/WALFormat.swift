@@ -66,17 +66,19 @@ enum WALFormat {
             return .failure(.checksum)
         }
         guard b[8] == version else { return .failure(.version(b[8])) }
+        guard b[36..<40].allSatisfy({ $0 == 0 }) else { return .failure(.reserved) }
         return .success(
             SegmentHeader(sequence: b.readLE(UInt64.self, at: 16), prevIndex: b.readLE(UInt64.self, at: 24)))
     }
 
     enum HeaderProblem: Error, CustomStringConvertible {
-        case short(Int), magic, checksum, version(UInt8)
+        case short(Int), magic, checksum, version(UInt8), reserved
         var description: String {
             switch self {
             case .short(let n): return "file has \(n) bytes, shorter than the \(segmentHeaderBytes)-byte header"
             case .magic: return "magic is not \"WARRENWL\""
             case .checksum: return "header checksum mismatch"
+            case .reserved: return "reserved header bytes 36..<40 are not zero"
             case .version(let v): return "unsupported format version \(v) (this build reads \(WALFormat.version))"
             }
         }
