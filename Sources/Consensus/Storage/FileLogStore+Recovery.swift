@@ -3,9 +3,13 @@ import Glibc
 /// Start-up recovery: read the newest snapshot, replay every segment, cut a torn tail,
 /// finish an interrupted snapshot, and open the last segment for writing.
 extension FileLogStore {
-    /// Recovers the durable state (see `RaftLogStore.load`). May be called again later:
-    /// pending writes are written first, then everything is re-read from the files.
+    /// Recovers the durable state (see `RaftLogStore.load`), cutting a torn tail and
+    /// finishing an interrupted snapshot. May be called again later: pending writes are
+    /// written first, then everything is re-read from the files.
     public func load() throws -> PersistedState {
+        // After a failed write or fsync the page cache cannot be trusted to match the
+        // disk; only a new process (a fresh store) may recover from the files.
+        if let failure { throw failure }
         if loaded {
             try flush()
             FileIO.close(activeFD)

@@ -7,13 +7,14 @@ extension FileLogStore {
     /// (Raft §7). Throws `.staleSnapshot` unless `metadata.index` is above the stored
     /// snapshot's.
     public func saveSnapshot(_ metadata: SnapshotMetadata, data: [UInt8]) throws {
-        precondition(loaded, "FileLogStore.load() must be called before saveSnapshot")
+        try checkUsable()
         guard metadata.index > snapshot.index else {
             throw StorageError(
                 .staleSnapshot, path: snapDirectory,
                 reason: "snapshot at index \(metadata.index) is not newer than the stored one at \(snapshot.index)",
                 remedy: "This is a bug in the caller")
         }
+        // A failed snapshot write leaves the log untouched: the store stays usable.
         let path = try SnapshotFile.write(
             metadata, data: data, in: snapDirectory, stopBeforeRename: crashPoint == .beforeRename)
         if crashPoint == .beforeRename || crashPoint == .afterRename { throw SimulatedCrash() }
@@ -25,8 +26,10 @@ extension FileLogStore {
         WALFormat.appendSnapshotMarker(index: metadata.index, term: metadata.term, reset: !keep, to: &pending)
         try sync()
         if crashPoint == .afterMarker { throw SimulatedCrash() }
-        try removeCoveredSegments()
-        try removeOldSnapshots()
+        try poisonOnFailure {
+            try removeCoveredSegments()
+            try removeOldSnapshots()
+        }
     }
 
     /// The newest complete snapshot, read and verified from its file.

@@ -95,6 +95,8 @@ public final class FileLogStore: RaftLogStore {
 
     /// Test hook: make `saveSnapshot` stop (as a crash would) after the given step.
     var crashPoint: SnapshotCrashPoint?
+    /// The I/O error that made the store unusable (see `poisonOnFailure`).
+    var failure: (any Error)?
     enum SnapshotCrashPoint { case beforeRename, afterRename, afterMarker }
 
     var lastIndex: UInt64 { snapshot.index + UInt64(terms.count) }
@@ -122,9 +124,10 @@ public final class FileLogStore: RaftLogStore {
         if lockFD >= 0 { FileIO.close(lockFD) }
     }
 
-    /// Syncs what is pending, then closes the files and releases the lock.
+    /// Syncs what is pending (unless an I/O failure broke the store), then closes the
+    /// files and releases the lock.
     public func close() throws {
-        if loaded { try sync() }
+        if loaded && failure == nil { try sync() }
         if activeFD >= 0 { FileIO.close(activeFD) }
         if lockFD >= 0 { FileIO.close(lockFD) }
         activeFD = -1
@@ -133,14 +136,14 @@ public final class FileLogStore: RaftLogStore {
     }
 
     public func append(_ entries: [Entry]) throws {
-        precondition(loaded, "FileLogStore.load() must be called before append")
+        try checkUsable()
         guard let first = entries.first else { return }
         try validate(entries)
         terms.removeSubrange(Int(first.index - snapshot.index - 1)...)
         for e in entries {
             let size = WALFormat.entryRecordBytes(e)
             if activeBytes + pending.count + size > options.segmentBytesMax
-                && activeBytes + pending.count > segmentInitialBytes
+                && activeBytes + pending.count > Self.segmentInitialBytes
             {
                 try roll()
             }
@@ -151,25 +154,46 @@ public final class FileLogStore: RaftLogStore {
     }
 
     public func setHardState(_ state: HardState) throws {
-        precondition(loaded, "FileLogStore.load() must be called before setHardState")
+        try checkUsable()
         hardState = state
         pendingHardState = state
     }
 
     /// One `pwrite` of everything pending and one `fdatasync` (none if nothing changed).
     public func sync() throws {
-        precondition(loaded, "FileLogStore.load() must be called before sync")
-        try flush()
-        if unsyncedBytes > 0 {
-            try FileIO.fdatasync(activeFD, path: activePath)
-            unsyncedBytes = 0
+        try checkUsable()
+        try poisonOnFailure {
+            try flush()
+            if unsyncedBytes > 0 {
+                try FileIO.fdatasync(activeFD, path: activePath)
+                unsyncedBytes = 0
+            }
+        }
+    }
+
+    /// Throws the I/O failure that broke the store, if any. Precondition: loaded.
+    func checkUsable() throws {
+        precondition(loaded, "FileLogStore.load() must be called before writing")
+        if let failure { throw failure }
+    }
+
+    /// Runs `body`; an error from it breaks the store for good. After a failed write or
+    /// fsync the files and the in-memory state may disagree (and the kernel may have
+    /// dropped dirty pages), so every later write fails with the same error and the
+    /// node must restart and recover from the files.
+    func poisonOnFailure(_ body: () throws -> Void) throws {
+        do { try body() } catch {
+            failure = error
+            throw error
         }
     }
 
     var activePath: String { segments[segments.count - 1].path }
 
     /// Bytes of a fresh segment: header and the two records that open it.
-    var segmentInitialBytes: Int { segmentOpening(sequence: 1, prevIndex: 0).count }
+    static let segmentInitialBytes =
+        WALFormat.segmentHeaderBytes + 2 * WALFormat.frameHeaderBytes + WALFormat.hardStateBodyBytes
+        + WALFormat.snapshotMarkerBodyBytes
 
     /// The first bytes of a new segment: its header, the current hard state, and a
     /// marker of the current snapshot. Because every segment opens with both, deleting
@@ -197,10 +221,12 @@ public final class FileLogStore: RaftLogStore {
     /// Seals the active segment (write, fdatasync, close) and starts the next one.
     func roll() throws {
         try sync()
-        FileIO.close(activeFD)
-        activeFD = -1
-        let next = segments[segments.count - 1].sequence + 1
-        try createSegment(sequence: next, prevIndex: lastIndex)
+        try poisonOnFailure {
+            FileIO.close(activeFD)
+            activeFD = -1
+            let next = segments[segments.count - 1].sequence + 1
+            try createSegment(sequence: next, prevIndex: lastIndex)
+        }
     }
 
     static func segmentName(_ sequence: UInt64) -> String { pad20(sequence) + ".seg" }

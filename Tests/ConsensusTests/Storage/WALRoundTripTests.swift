@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Consensus
@@ -171,4 +172,26 @@ func randomWorkloadMatchesModelAcrossReloads(seed: UInt64) throws {
     let (_, state) = try openStore(dir, options)
     #expect(state.entries == model)
     #expect(state.hardState == hard)
+}
+
+@Test func aFailedWriteBreaksTheStoreForGood() throws {
+    let dir = TempDir()
+    let (store, _) = try openStore(dir)
+    try store.append(makeEntries(1...3, term: 1))
+    try store.sync()
+    // Swap the segment's descriptor for a read-only one: the next pwrite fails (EBADF).
+    let readOnly = open("/dev/null", O_RDONLY)
+    #expect(dup2(readOnly, store.activeFD) == store.activeFD)
+    close(readOnly)
+    try store.append(makeEntries(4...4, term: 1))
+    let first = storageError { try store.sync() }
+    #expect(first?.code == .io)
+    #expect(first?.errno == EBADF)
+    #expect(first?.path == dir.segment(1))
+    #expect(storageError { try store.sync() } == first)
+    #expect(storageError { try store.append(makeEntries(5...5, term: 1)) } == first)
+    #expect(storageError { _ = try store.load() } == first)
+    try store.close()
+    // A fresh store recovers what was synced.
+    #expect(try openStore(dir).1.entries == makeEntries(1...3, term: 1))
 }
