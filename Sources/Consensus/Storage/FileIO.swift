@@ -99,6 +99,16 @@ enum FileIO {
         guard ftruncate(fd, off_t(size)) == 0 else { throw fail("ftruncate", path) }
     }
 
+    /// Reserves (zero-filled) space for `bytes` bytes from `offset`, growing the file.
+    static func allocate(_ fd: Int32, from offset: Int, bytes: Int, path: String) throws {
+        let rc = posix_fallocate(fd, off_t(offset), off_t(bytes))  // returns the error, not -1
+        guard rc == 0 else {
+            throw StorageError(
+                .io, path: path, errno: rc, reason: "posix_fallocate of \(bytes) bytes failed: \(String(cString: strerror(rc)))",
+                remedy: "Check free disk space, or turn off FileLogStore.Options.preallocate")
+        }
+    }
+
     static func rename(_ from: String, _ to: String) throws {
         guard Glibc.rename(from, to) == 0 else { throw fail("rename to \(to)", from) }
     }

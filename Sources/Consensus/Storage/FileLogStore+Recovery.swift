@@ -32,8 +32,9 @@ extension FileLogStore {
             hardState = HardState()
             try createSegment(sequence: 1, prevIndex: 0)
         } else {
+            var previousSegmentBytes = 0
             for i in segments.indices {
-                try replaySegment(i, into: &replay, report: &report)
+                try replaySegment(i, into: &replay, report: &report, previousSegmentBytes: &previousSegmentBytes)
             }
         }
         try finishRecovery(replay: &replay, report: &report)
@@ -86,7 +87,9 @@ extension FileLogStore {
     }
 
     /// Replays segment `i`; for the last one, cuts a torn tail and opens it for writing.
-    private func replaySegment(_ i: Int, into replay: inout WALReplay, report: inout RecoveryReport) throws {
+    private func replaySegment(
+        _ i: Int, into replay: inout WALReplay, report: inout RecoveryReport, previousSegmentBytes: inout Int
+    ) throws {
         let path = segments[i].path
         let isLast = i == segments.count - 1
         let bytes = try FileIO.readFile(
@@ -99,7 +102,7 @@ extension FileLogStore {
         case .failure(let problem):
             // A crash while creating the last segment: nothing in it was ever synced
             // after its header, so unless intact records follow, it is rewritten.
-            guard isLast, scanner.nextIntactRecord(bytes, after: -1) == nil else {
+            guard isLast, scanner.nextIntactRecord(bytes, after: -1, end: SegmentScanner.dataEnd(bytes)) == nil else {
                 throw StorageError(
                     .badSegmentHeader, path: path, offset: 0, reason: problem.description,
                     remedy: StorageError.restoreRemedy)
@@ -121,7 +124,19 @@ extension FileLogStore {
                     + "snapshot covers only up to \(snapshot.index): earlier segments are missing",
                 remedy: "Restore the missing segments or the newer snapshot. " + StorageError.restoreRemedy)
         }
+        if i > 0 && replay.lastIndex < max(header.prevIndex, snapshot.index) {
+            // Replaying the sealed segments must rebuild at least the log this one was
+            // created after (see `WALFormat.SegmentHeader.prevIndex`; it can be longer
+            // when an append that truncates the log rolled the segment before writing).
+            let previous = segments[i - 1].path
+            throw StorageError(
+                .corruptRecord, path: previous, offset: UInt64(previousSegmentBytes),
+                reason: "the segment ends at log index \(replay.lastIndex) but the next one was started at index "
+                    + "\(header.prevIndex): records at its end are missing",
+                remedy: StorageError.restoreRemedy)
+        }
         segments[i].prevIndex = header.prevIndex
+        previousSegmentBytes = bytes.count
         let outcome = try scanner.scan(bytes, from: WALFormat.segmentHeaderBytes, isLastSegment: isLast) {
             record, offset in
             do { try replay.apply(record) } catch let error as WALReplay.Impossible {
@@ -137,12 +152,17 @@ extension FileLogStore {
             throw StorageError(
                 .corruptRecord, path: path, offset: UInt64(offset), reason: reason, remedy: StorageError.restoreRemedy)
         case .tornTail(let offset, let reason):
-            try openActive(path: path, bytes: bytes.count)
+            // Truncate (so no stale bytes survive past what is written next), then
+            // preallocate again.
+            try openActive(path: path, bytes: offset)
             try FileIO.truncate(activeFD, to: offset, path: path)
+            try preallocate(activeFD, from: offset, path: path)
             try FileIO.fdatasync(activeFD, path: path)
-            activeBytes = offset
-            report.tornTailBytes = bytes.count - offset
-            report.tornTailReason = reason
+            let cut = max(0, SegmentScanner.dataEnd(bytes) - offset)
+            if cut > 0 {
+                report.tornTailBytes = cut
+                report.tornTailReason = reason
+            }
         }
     }
 
@@ -161,6 +181,7 @@ extension FileLogStore {
         let bytes = segmentOpening(sequence: sequence, prevIndex: prevIndex)
         try FileIO.truncate(activeFD, to: 0, path: path)
         try FileIO.pwriteAll(activeFD, bytes, at: 0, path: path)
+        try preallocate(activeFD, from: bytes.count, path: path)
         try FileIO.fdatasync(activeFD, path: path)
         activeBytes = bytes.count
     }

@@ -189,8 +189,9 @@ func restartAfterEveryKindOfCrashKeepsEverySyncedChange(crash: String) throws {
             try store.sync()
             let path = store.activePath
             let bytes = dir.read(path)
-            dir.write(path, Array(bytes.dropLast(5)))
-        case "segmentCreation":
+            dir.write(path, Array(bytes[..<(store.activeBytes - 5)]))
+        case "segmentCreation":  // after the roll trimmed the sealed segment
+            dir.write(store.activePath, Array(dir.read(store.activePath)[..<store.activeBytes]))
             dir.write(dir.segment(store.segments.last!.sequence + 1), [1, 2, 3])
         case "beforeRename", "afterRename", "afterMarker":
             store.crashPoint =

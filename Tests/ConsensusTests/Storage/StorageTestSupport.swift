@@ -50,8 +50,15 @@ func smallOptions(segmentBytes: Int = 1024) -> FileLogStore.Options {
     return o
 }
 
+/// Production defaults except 1 MiB segments, so preallocated files stay small.
+func defaultTestOptions() -> FileLogStore.Options {
+    var o = FileLogStore.Options()
+    o.segmentBytesMax = 1 << 20
+    return o
+}
+
 /// Opens and loads a store on `dir`.
-func openStore(_ dir: TempDir, _ options: FileLogStore.Options = FileLogStore.Options()) throws -> (
+func openStore(_ dir: TempDir, _ options: FileLogStore.Options = defaultTestOptions()) throws -> (
     FileLogStore, PersistedState
 ) {
     let store = try FileLogStore(directory: dir.path, options: options)

@@ -3,29 +3,39 @@ import Testing
 @testable import Consensus
 
 /// Writes entries 1...5 (synced with hard state), then entry 6 alone (synced), closes,
-/// and returns the segment bytes and where entry 6's record starts.
+/// and returns the segment's written bytes (without the preallocated zeros after them)
+/// and where entry 6's record starts.
 private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRecordStart: Int) {
     let (store, _) = try openStore(dir)
     try store.append(makeEntries(1...5, term: 1))
     try store.setHardState(HardState(term: 1, vote: 1, commit: 5))
     try store.sync()
-    let start = dir.read(dir.segment(1)).count
+    let start = store.activeBytes
     try store.append(makeEntries(6...6, term: 1))
     try store.close()
-    return (dir.read(dir.segment(1)), start)
+    return (Array(dir.read(dir.segment(1))[..<store.activeBytes]), start)
 }
+
+/// Whether `bytes` from `offset` on are all zero.
+private func zeroFrom(_ offset: Int, _ bytes: [UInt8]) -> Bool { bytes[offset...].allSatisfy { $0 == 0 } }
 
 @Test func tornTailIsCutAtEveryByteOffsetOfTheLastRecord() throws {
     let dir = TempDir()
     let (bytes, start) = try logWithLastRecord(dir)
     #expect(bytes.count - start == entryRecordBytes(size: 32))
     for cut in start..<bytes.count {
-        dir.write(dir.segment(1), Array(bytes[..<cut]))
+        // Odd cuts: a plain file that ends there; even cuts: preallocated zeros follow.
+        let padding = cut % 2 == 0 ? 1 << 20 - cut : 0
+        dir.write(dir.segment(1), Array(bytes[..<cut]) + [UInt8](repeating: 0, count: padding))
         let (store, state) = try openStore(dir)
         #expect(state.entries == makeEntries(1...5, term: 1), "cut at \(cut)")
         #expect(state.hardState.commit == 5)
-        #expect(store.lastRecovery.tornTailBytes == cut - start)
-        #expect(dir.read(dir.segment(1)).count == start, "the torn bytes are removed from the file")
+        let tornNonZero = bytes[start..<cut].contains { $0 != 0 }
+        #expect((store.lastRecovery.tornTailBytes > 0) == tornNonZero, "cut at \(cut)")
+        #expect(store.lastRecovery.tornTailBytes <= cut - start)
+        #expect(store.activeBytes == start)
+        let after = dir.read(dir.segment(1))
+        #expect(Array(after[..<start]) == Array(bytes[..<start]) && zeroFrom(start, after), "torn bytes are erased")
         // The store keeps working after the cut, and the rewrite survives a restart.
         try store.append(makeEntries(6...7, term: 2))
         try store.close()
@@ -38,11 +48,11 @@ private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRe
     let (store, _) = try openStore(dir)
     try store.append(makeEntries(1...3, term: 1))
     try store.sync()
-    let synced = dir.read(dir.segment(1)).count
+    let synced = store.activeBytes
     try store.append(makeEntries(4...20, term: 1))
     try store.setHardState(HardState(term: 1, vote: 0, commit: 20))
     try store.close()
-    let bytes = dir.read(dir.segment(1))
+    let bytes = Array(dir.read(dir.segment(1))[..<store.activeBytes])
     for cut in stride(from: synced, to: bytes.count, by: 7) {
         dir.write(dir.segment(1), Array(bytes[..<cut]))
         let (reopened, state) = try openStore(dir)
@@ -60,7 +70,8 @@ private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRe
     dir.write(dir.segment(1), Array(bytes[..<start]) + [UInt8](repeating: 0, count: 4096))
     let (store, state) = try openStore(dir)
     #expect(state.entries == makeEntries(1...5, term: 1))
-    #expect(store.lastRecovery.tornTailBytes == 4096)
+    #expect(store.lastRecovery.tornTailBytes == 0, "zeros hold no record, nothing written is lost")
+    #expect(store.activeBytes == start)
 }
 
 @Test func bitFlipInTheMiddleIsAClearError() throws {
@@ -69,6 +80,7 @@ private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRe
     try store.append(makeEntries(1...10, term: 1))
     try store.close()
     let pristine = dir.read(dir.segment(1))
+    #expect(pristine.count == 1 << 20, "the active segment is preallocated")
     let third = firstRecordOffset + 2 * entryRecordBytes(size: 32)
     // A flip in the body, in the length field and in the header checksum of entry 3.
     for (offset, bit) in [(third + 40, 0x10), (third + 1, 0x01), (third + 13, 0x80)] as [(Int, UInt8)] {
@@ -98,9 +110,9 @@ private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRe
     try store.close()
     var bytes = dir.read(dir.segment(1))
     let tenth = firstRecordOffset + 9 * entryRecordBytes(size: 32)
-    for i in tenth..<bytes.count { bytes[i] = 0 }
+    for i in tenth..<store.activeBytes { bytes[i] = 0xFF }
     dir.write(dir.segment(1), bytes)
-    // Everything from entry 10 on is zero: more than the store ever leaves unsynced.
+    // Everything from entry 10 on is garbage: more than the store ever leaves unsynced.
     let error = storageError { _ = try openStore(dir, options) }
     #expect(error?.code == .corruptRecord)
     #expect(error?.offset == UInt64(tenth))
@@ -111,7 +123,7 @@ private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRe
     let (store, _) = try openStore(dir)
     try store.append(makeEntries(1...2, term: 1, size: 600))
     try store.sync()
-    let synced = dir.read(dir.segment(1)).count
+    let synced = store.activeBytes
     try store.append(makeEntries(3...12, term: 1, size: 600))
     try store.close()
     var bytes = dir.read(dir.segment(1))
@@ -184,6 +196,8 @@ private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRe
         try store.append(makeEntries(1...5, term: 1, size: 100))
         try store.setHardState(HardState(term: 1, vote: 3, commit: 5))
         try store.close()
+        // A roll first trims the preallocated space of the segment it seals.
+        dir.write(dir.segment(1), Array(dir.read(dir.segment(1))[..<store.activeBytes]))
     }
     // The next segment's file exists but its header never reached the disk: empty,
     // half a header, or zeros.
@@ -211,6 +225,7 @@ private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRe
     }
     // Hand-craft a checksum-valid record that skips index 4.
     var bytes = dir.read(dir.segment(1))
+    bytes.removeSubrange(SegmentScanner.dataEnd(bytes)...)
     let offset = bytes.count
     WALFormat.appendEntry(Entry(term: 2, index: 5), to: &bytes)
     dir.write(dir.segment(1), bytes)
@@ -218,4 +233,20 @@ private func logWithLastRecord(_ dir: TempDir) throws -> (bytes: [UInt8], lastRe
     #expect(error?.code == .corruptRecord)
     #expect(error?.offset == UInt64(offset))
     #expect(error?.reason.contains("gap") == true)
+}
+
+@Test func sealedSegmentMissingItsLastRecordsIsAnError() throws {
+    let dir = TempDir()
+    do {
+        let (store, _) = try openStore(dir, smallOptions())
+        try store.append(makeEntries(1...40, term: 1, size: 100))
+        try store.close()
+    }
+    // Cut segment 2 exactly at a record boundary: every remaining record is intact.
+    let bytes = dir.read(dir.segment(2))
+    dir.write(dir.segment(2), Array(bytes.dropLast(entryRecordBytes(size: 100))))
+    let error = storageError { _ = try openStore(dir, smallOptions()) }
+    #expect(error?.code == .corruptRecord)
+    #expect(error?.path == dir.segment(2))
+    #expect(error?.reason.contains("missing") == true)
 }

@@ -53,15 +53,20 @@ import Testing
 @Test func nothingReachesTheFileBeforeSync() throws {
     let dir = TempDir()
     let (store, _) = try openStore(dir)
-    let before = dir.read(dir.segment(1)).count
-    #expect(before == firstRecordOffset)
+    let before = dir.read(dir.segment(1))
+    #expect(store.activeBytes == firstRecordOffset)
+    #expect(SegmentScanner.dataEnd(before) <= firstRecordOffset)
     try store.append(makeEntries(1...64, term: 1, size: 256))
     try store.setHardState(HardState(term: 1, vote: 1, commit: 0))
-    #expect(dir.read(dir.segment(1)).count == before)
+    #expect(dir.read(dir.segment(1)) == before)
     try store.sync()
     // One batch: 64 entry records then one hard-state record, written together.
-    let expected = before + 64 * entryRecordBytes(size: 256) + WALFormat.frameHeaderBytes + WALFormat.hardStateBodyBytes
-    #expect(dir.read(dir.segment(1)).count == expected)
+    let expected = firstRecordOffset + 64 * entryRecordBytes(size: 256) + WALFormat.frameHeaderBytes
+        + WALFormat.hardStateBodyBytes
+    #expect(store.activeBytes == expected)
+    let after = dir.read(dir.segment(1))
+    #expect(after.count == before.count, "preallocated: the size does not change")
+    #expect(after[(expected - 40)..<expected].contains { $0 != 0 } && after[expected...].allSatisfy { $0 == 0 })
 }
 
 @Test func conflictingAppendReplacesTheSuffixAcrossSegmentsAndAfterReload() throws {
@@ -194,4 +199,22 @@ func randomWorkloadMatchesModelAcrossReloads(seed: UInt64) throws {
     try store.close()
     // A fresh store recovers what was synced.
     #expect(try openStore(dir).1.entries == makeEntries(1...3, term: 1))
+}
+
+@Test func sealedSegmentsAreTrimmedAndTheActiveOneIsPreallocated() throws {
+    let dir = TempDir()
+    let (store, _) = try openStore(dir, smallOptions(segmentBytes: 4096))
+    try store.append(makeEntries(1...100, term: 1, size: 100))
+    try store.sync()
+    let sizes = dir.files(in: dir.wal).map { dir.read(dir.wal + "/" + $0).count }
+    #expect(sizes.count >= 3)
+    #expect(sizes.dropLast().allSatisfy { $0 <= 4096 && $0 > 4096 - entryRecordBytes(size: 100) })
+    #expect(sizes.last == 4096)
+    var plain = smallOptions(segmentBytes: 4096)
+    plain.preallocate = false
+    let other = TempDir()
+    let (unallocated, _) = try openStore(other, plain)
+    try unallocated.append(makeEntries(1...3, term: 1, size: 100))
+    try unallocated.sync()
+    #expect(other.read(other.segment(1)).count == unallocated.activeBytes)
 }
