@@ -104,7 +104,8 @@ enum FileIO {
         let rc = posix_fallocate(fd, off_t(offset), off_t(bytes))  // returns the error, not -1
         guard rc == 0 else {
             throw StorageError(
-                .io, path: path, errno: rc, reason: "posix_fallocate of \(bytes) bytes failed: \(String(cString: strerror(rc)))",
+                .io, path: path, errno: rc,
+                reason: "posix_fallocate of \(bytes) bytes failed: \(String(cString: strerror(rc)))",
                 remedy: "Check free disk space, or turn off FileLogStore.Options.preallocate")
         }
     }

@@ -41,6 +41,7 @@ public final class FileLogStore: RaftLogStore {
         /// Sealed segments are trimmed to their data.
         public var preallocate = true
 
+        /// The production defaults.
         public init() {}
 
         var bodyBytesMax: Int { WALFormat.entryFixedBytes + entryDataBytesMax }
@@ -71,10 +72,14 @@ public final class FileLogStore: RaftLogStore {
         var path: String
     }
 
+    /// The data directory (holds `LOCK`, `wal/`, `snap/`).
     public let directory: String
+    /// The limits this store was opened with; reopen a directory with the same or
+    /// larger limits (see `docs/ARCHITECTURE.md`, "Bounds").
     public let options: Options
     let walDirectory: String
     let snapDirectory: String
+    /// What the last `load()` found and repaired.
     public internal(set) var lastRecovery = RecoveryReport()
 
     var lockFD: Int32 = -1
@@ -140,6 +145,9 @@ public final class FileLogStore: RaftLogStore {
         loaded = false
     }
 
+    /// Buffers entry records (see `RaftLogStore.append`). Validates first and throws
+    /// `.invalidAppend`, changing nothing, if `entries` do not continue the log. May roll
+    /// a segment or sync early (past `unsyncedBytesMax`), which only adds durability.
     public func append(_ entries: [Entry]) throws {
         try checkUsable()
         guard let first = entries.first else { return }
@@ -158,6 +166,8 @@ public final class FileLogStore: RaftLogStore {
         }
     }
 
+    /// Buffers the hard state; it is written after the batch's entries at the next
+    /// flush, and only the latest one set before a `sync` is written.
     public func setHardState(_ state: HardState) throws {
         try checkUsable()
         hardState = state

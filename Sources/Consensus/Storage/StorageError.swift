@@ -9,6 +9,7 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
+        /// The code's name, e.g. `corruptRecord`.
         public var description: String { name }
 
         /// A system call failed (`errno` is set).
@@ -34,6 +35,7 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let directoryLocked = Code("directoryLocked")
     }
 
+    /// What kind of failure this is.
     public var code: Code
     /// The file or directory concerned.
     public var path: String
@@ -46,6 +48,7 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
     /// What an operator should do about it.
     public var remedy: String
 
+    /// Creates an error; `remedy` may be empty when there is nothing to advise.
     public init(
         _ code: Code, path: String, offset: UInt64? = nil, errno: Int32? = nil, reason: String,
         remedy: String = ""
@@ -58,6 +61,7 @@ public struct StorageError: Error, CustomStringConvertible, Sendable, Equatable 
         self.remedy = remedy
     }
 
+    /// One line: code, path, offset, reason, errno, remedy.
     public var description: String {
         var s = "storage \(code): \(path)"
         if let offset { s += " at offset \(offset)" }

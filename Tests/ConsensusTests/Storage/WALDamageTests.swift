@@ -36,7 +36,8 @@ private func writeLog(_ dir: TempDir) throws -> (entries: [Entry], segments: [(p
         dir.write(segments[which].path, bytes)
         do {
             let (store, state) = try openStore(dir, smallOptions())
-            #expect(which == segments.count - 1, "round \(round): damage in sealed \(segments[which].path) at \(offset)")
+            #expect(
+                which == segments.count - 1, "round \(round): damage in sealed \(segments[which].path) at \(offset)")
             #expect(Array(written.prefix(state.entries.count)) == state.entries, "round \(round)")
             #expect(state.entries.count >= Int(store.segments.last!.prevIndex), "round \(round)")
         } catch let error as StorageError {

@@ -61,7 +61,8 @@ import Testing
     #expect(dir.read(dir.segment(1)) == before)
     try store.sync()
     // One batch: 64 entry records then one hard-state record, written together.
-    let expected = firstRecordOffset + 64 * entryRecordBytes(size: 256) + WALFormat.frameHeaderBytes
+    let expected =
+        firstRecordOffset + 64 * entryRecordBytes(size: 256) + WALFormat.frameHeaderBytes
         + WALFormat.hardStateBodyBytes
     #expect(store.activeBytes == expected)
     let after = dir.read(dir.segment(1))
