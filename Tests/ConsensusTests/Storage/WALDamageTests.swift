@@ -18,51 +18,55 @@ private func writeLog(_ dir: TempDir) throws -> (entries: [Entry], segments: [(p
     return (all, names.map { (dir.wal + "/" + $0, dir.read(dir.wal + "/" + $0)) })
 }
 
-/// One flipped bit anywhere: in a sealed segment always an error; in the last segment an
-/// error or a cut that keeps at least everything the sealed segments hold. Never a crash,
-/// never an entry that was not written.
-@Test func everySingleBitFlipIsDetectedOrCut() throws {
-    let dir = TempDir()
-    let (written, segments) = try writeLog(dir)
-    #expect(segments.count >= 4)
-    var rng = SplitMix64(state: 42)
-    var errors = 0
-    for round in 0..<300 {
-        for s in segments { dir.write(s.path, s.bytes) }
-        let which = Int.random(in: 0..<segments.count, using: &rng)
-        var bytes = segments[which].bytes
-        let offset = Int.random(in: 0..<bytes.count, using: &rng)
-        bytes[offset] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &rng)
-        dir.write(segments[which].path, bytes)
-        do {
-            let (store, state) = try openStore(dir, smallOptions())
-            #expect(
-                which == segments.count - 1, "round \(round): damage in sealed \(segments[which].path) at \(offset)")
-            #expect(Array(written.prefix(state.entries.count)) == state.entries, "round \(round)")
-            #expect(state.entries.count >= Int(store.segments.last!.prevIndex), "round \(round)")
-        } catch let error as StorageError {
-            errors += 1
-            #expect(error.path.hasPrefix(dir.path), "round \(round): \(error)")
+/// Random damage: always detected or cut, never a crash.
+@Suite struct StorageDamageTests {
+    /// One flipped bit anywhere: in a sealed segment always an error; in the last segment an
+    /// error or a cut that keeps at least everything the sealed segments hold. Never a crash,
+    /// never an entry that was not written.
+    @Test func everySingleBitFlipIsDetectedOrCut() throws {
+        let dir = TempDir()
+        let (written, segments) = try writeLog(dir)
+        #expect(segments.count >= 4)
+        var rng = SplitMix64(state: 42)
+        var errors = 0
+        for round in 0..<300 {
+            for s in segments { dir.write(s.path, s.bytes) }
+            let which = Int.random(in: 0..<segments.count, using: &rng)
+            var bytes = segments[which].bytes
+            let offset = Int.random(in: 0..<bytes.count, using: &rng)
+            bytes[offset] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &rng)
+            dir.write(segments[which].path, bytes)
+            do {
+                let (store, state) = try openStore(dir, smallOptions())
+                #expect(
+                    which == segments.count - 1, "round \(round): damage in sealed \(segments[which].path) at \(offset)"
+                )
+                #expect(Array(written.prefix(state.entries.count)) == state.entries, "round \(round)")
+                #expect(state.entries.count >= Int(store.segments.last!.prevIndex), "round \(round)")
+            } catch let error as StorageError {
+                errors += 1
+                #expect(error.path.hasPrefix(dir.path), "round \(round): \(error)")
+            }
         }
+        #expect(errors > 200, "most flips land in sealed segments or mid-log and must be refused")
     }
-    #expect(errors > 200, "most flips land in sealed segments or mid-log and must be refused")
-}
 
-@Test func arbitraryBytesDecodeToARecordOrAReason() {
-    var rng = SplitMix64(state: 9)
-    for n in 0..<2000 {
-        var bytes = (0..<(n % 200)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        if n % 3 == 0 && bytes.count >= 16 {
-            // Make the frame header's own checksum valid so the body paths run too.
-            bytes[4] = UInt8(n % 5)
-            let crc = CRC32C.checksum(bytes, range: 0..<12)
-            withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(12..<16, with: $0) }
+    @Test func arbitraryBytesDecodeToARecordOrAReason() {
+        var rng = SplitMix64(state: 9)
+        for n in 0..<2000 {
+            var bytes = (0..<(n % 200)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            if n % 3 == 0 && bytes.count >= 16 {
+                // Make the frame header's own checksum valid so the body paths run too.
+                bytes[4] = UInt8(n % 5)
+                let crc = CRC32C.checksum(bytes, range: 0..<12)
+                withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(12..<16, with: $0) }
+            }
+            switch WALFormat.decodeFrame(bytes, at: 0, bodyBytesMax: 100) {
+            case .record(_, let next): #expect(next <= bytes.count)
+            case .invalid(let reason, _): #expect(!reason.isEmpty)
+            }
+            let scanner = SegmentScanner(bodyBytesMax: 100, tornWindowBytes: 64)
+            _ = scanner.scan(bytes, from: 0, isLastSegment: n % 2 == 0) { _, _ in }
         }
-        switch WALFormat.decodeFrame(bytes, at: 0, bodyBytesMax: 100) {
-        case .record(_, let next): #expect(next <= bytes.count)
-        case .invalid(let reason, _): #expect(!reason.isEmpty)
-        }
-        let scanner = SegmentScanner(bodyBytesMax: 100, tornWindowBytes: 64)
-        _ = scanner.scan(bytes, from: 0, isLastSegment: n % 2 == 0) { _, _ in }
     }
 }
