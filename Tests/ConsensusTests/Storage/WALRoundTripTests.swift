@@ -99,7 +99,8 @@ import Testing
         let (store, _) = try openStore(dir)
         try store.append(makeEntries(1...5, term: 2))
         #expect(storageError { try store.append(makeEntries(7...8, term: 2)) }?.code == .invalidAppend)  // gap
-        #expect(storageError { try store.append(makeEntries(6...6, term: 1)) }?.code == .invalidAppend)  // term goes back
+        // The term goes back:
+        #expect(storageError { try store.append(makeEntries(6...6, term: 1)) }?.code == .invalidAppend)
         #expect(
             storageError { try store.append([Entry(term: 2, index: 6), Entry(term: 2, index: 8)]) }?.code
                 == .invalidAppend)
