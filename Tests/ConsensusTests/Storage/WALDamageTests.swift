@@ -69,4 +69,58 @@ private func writeLog(_ dir: TempDir) throws -> (entries: [Entry], segments: [(p
             _ = scanner.scan(bytes, from: 0, isLastSegment: n % 2 == 0) { _, _ in }
         }
     }
+
+    /// Power loss in the middle of a `sync`: the batch's `pwrite` happened, the
+    /// `fdatasync` did not, and the disk kept an arbitrary prefix of the batch, maybe
+    /// with one sector of it missing. Restart keeps every synced entry, a prefix of the
+    /// batch, and the batch's hard state only if the whole batch survived.
+    @Test(arguments: [11, 12, 13] as [UInt64])
+    func powerLossDuringSyncKeepsSyncedStateAndAPrefixOfTheBatch(seed: UInt64) throws {
+        var rng = SplitMix64(state: seed)
+        let dir = TempDir()
+        var synced: [Entry] = []
+        var hard = HardState()
+        for round in 0..<40 {
+            let next = UInt64(synced.count + 1)
+            let batch = makeEntries(next...(next + UInt64.random(in: 0...5, using: &rng)), term: 1, size: 300)
+            let newHard = HardState(term: 1, vote: 1, commit: batch.last!.index)
+            // The store lives only inside this closure: returning drops it unsynced.
+            let crash = try { () throws -> (segment: String, before: Int, written: Int)? in
+                let (store, state) = try openStore(dir, smallOptions(segmentBytes: 8192))
+                #expect(state.entries == synced, "seed \(seed) round \(round)")
+                #expect(state.hardState == hard, "seed \(seed) round \(round)")
+                let before = store.activeBytes
+                let segment = store.activePath
+                try store.append(batch)
+                try store.setHardState(newHard)
+                if store.activePath != segment {  // the batch rolled the segment: sync all
+                    try store.close()
+                    return nil
+                }
+                try store.flush()  // written, not synced
+                return (segment, before, store.activeBytes)
+            }()
+            guard let (segment, before, written) = crash else {
+                synced += batch
+                hard = newHard
+                continue
+            }
+            var bytes = dir.read(segment)
+            let kept = Int.random(in: before...written, using: &rng)
+            for i in kept..<written { bytes[i] = 0 }
+            if Bool.random(using: &rng) && kept - before > 1024 {
+                let sector = (Int.random(in: before..<(kept - 512), using: &rng) + 511) & ~511
+                for i in sector..<min(sector + 512, kept) { bytes[i] = 0 }
+            }
+            dir.write(segment, bytes)
+            let (reopened, recovered) = try openStore(dir, smallOptions(segmentBytes: 8192))
+            let survived = recovered.entries.count - synced.count
+            #expect(survived >= 0 && survived <= batch.count, "seed \(seed) round \(round)")
+            #expect(recovered.entries == synced + batch.prefix(max(0, survived)), "seed \(seed) round \(round)")
+            #expect(recovered.hardState == hard || (recovered.hardState == newHard && survived == batch.count))
+            synced = recovered.entries
+            hard = recovered.hardState
+            try reopened.close()
+        }
+    }
 }
