@@ -124,13 +124,15 @@ public struct Raft: Sendable {
     }
 
     /// Replaces the log up to the applied index by a snapshot whose state machine bytes
-    /// are `data` (taken at exactly `appliedIndex`), §7.
-    public mutating func compact(data: [UInt8]) {
+    /// are `data` (taken at exactly the applied index), §7. Returns the new snapshot's
+    /// metadata for the caller to save, or nil when there is nothing new to compact.
+    public mutating func compact(data: [UInt8]) -> SnapshotMetadata? {
         let index = log.applied
-        guard index > log.snapshotIndex, let t = log.term(index) else { return }
+        guard index > log.snapshotIndex, let t = log.term(index) else { return nil }
         let meta = SnapshotMetadata(index: index, term: t, conf: conf)
         snapshot = (meta, data)
         log.compact(to: index)
+        return meta
     }
 
     // MARK: Ready / advance

@@ -1,0 +1,74 @@
+/// Sends Raft messages to peers. Implemented by the node over TCP (one connection per
+/// peer, never queued behind relayed bytes) and by the simulation's network.
+///
+/// Threading: called on the driver's thread; must not block (queue and return).
+/// Delivery is best effort: messages may be lost, duplicated or reordered.
+public protocol RaftTransport: AnyObject {
+    /// Queues `messages` for their `to` members.
+    func send(_ messages: [Message])
+}
+
+/// The replicated application. Called on the driver's thread, in log order.
+public protocol RaftStateMachine: AnyObject {
+    /// Applies one committed `.normal` entry and returns the result for its proposer.
+    func apply(_ entry: Entry) -> [UInt8]
+    /// Notes a committed `.empty` or `.confChange` entry (nothing to change; for
+    /// bookkeeping of the applied index).
+    func applyMeta(_ entry: Entry)
+    /// The whole state as bytes, taken at the last applied entry.
+    func snapshot() -> [UInt8]
+    /// Replaces the whole state by a snapshot's bytes.
+    func restore(_ data: [UInt8], metadata: SnapshotMetadata) throws
+}
+
+/// Why a driver request failed.
+public enum RaftDriverError: Error, Sendable, Hashable {
+    /// Not the leader; try `hint` (0 = unknown). Definite: nothing was appended.
+    case notLeader(hint: NodeID)
+    /// A leadership transfer is in progress. Definite.
+    case transferring(to: NodeID)
+    /// Too many uncommitted proposals. Definite.
+    case busy
+    /// Another membership change is still in progress. Definite.
+    case confChangePending
+    /// The membership change is not valid now (`reason`). Definite.
+    case invalid(reason: String)
+    /// Another entry took the proposal's place in the log: it will never apply. Definite.
+    case dropped
+    /// No answer within the timeout. Ambiguous: the proposal may still apply.
+    case timeout
+    /// The driver stopped (storage failure or shutdown) before the outcome was known.
+    /// Ambiguous.
+    case stopped(reason: String)
+
+    init(_ refusal: RaftRefusal) {
+        switch refusal {
+        case .notLeader(let hint): self = .notLeader(hint: hint)
+        case .transferring(let to): self = .transferring(to: to)
+        case .busy: self = .busy
+        case .confChangePending: self = .confChangePending
+        case .invalidConfChange(let reason): self = .invalid(reason: reason)
+        }
+    }
+}
+
+/// Settings of the driver (the core's are in `RaftConfig`).
+public struct RaftDriverOptions: Sendable {
+    /// Take a snapshot and compact the log every this many applied entries.
+    public var snapshotEveryEntries: UInt64 = 10_000
+    /// Default timeout of requests, in ticks.
+    public var requestTimeoutTicks: Int = 500
+    /// Most requests waiting for an outcome; more are refused with `busy`.
+    public var pendingRequestsMax: Int = 100_000
+
+    public init() {}
+}
+
+/// What `RaftDriver.status` reports (`warren ctl status`).
+public struct RaftDriverStatus: Sendable {
+    public var core: RaftStatus
+    /// Last index applied to the state machine.
+    public var appliedIndex: UInt64
+    /// Non-nil once the driver has stopped for good.
+    public var stoppedReason: String?
+}
