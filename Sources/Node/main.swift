@@ -1,13 +1,16 @@
 import Foundation
 
-// The `warren` executable. Every subcommand is a `WarrenCommand`; to add one, write its
-// type under Commands/ and add one line to this table (order = order in `warren --help`).
-let commandTable: [any WarrenCommand.Type] = [
-    PKIInitCommand.self,
-    PKIIssueCommand.self,
-    // RelayCommand.self,
-    // NodeCommand.self, ConnectorCommand.self, Ctl…Command.self: later issues.
-    VersionCommand.self,
-]
+/// Every `warren` subcommand. To add one, write its `WarrenCommand` type under Commands/
+/// and add one line here (the order is the order in `warren --help`).
+enum Commands {
+    static let table: [any WarrenCommand.Type] = [
+        PKIInitCommand.self,
+        PKIIssueCommand.self,
+        // RelayCommand.self,
+        VersionCommand.self,
+    ]
+}
 
-exit(CLI.run(Array(CommandLine.arguments.dropFirst()), commands: commandTable))
+// SIGPIPE is ignored at start-up by the I/O core's owner; commands that open sockets go
+// through it. Everything below is parse → dispatch → exit status.
+exit(CLI.run(Array(CommandLine.arguments.dropFirst()), commands: Commands.table))

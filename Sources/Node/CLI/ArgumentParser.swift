@@ -25,6 +25,8 @@ struct ArgumentParser: Sendable {
 
     /// Parses the arguments after the program name.
     func parse(_ argv: [String]) throws(ArgumentError) -> Outcome {
+        let beforeDashDash = argv.prefix { $0 != "--" }
+        if beforeDashDash.contains("-h") || beforeDashDash.contains("--help") { return helpOutcome(beforeDashDash) }
         var state = ParseState()
         var index = 0
         while index < argv.count {
@@ -34,8 +36,6 @@ struct ArgumentParser: Sendable {
                 try addPositional(token, &state)
             } else if token == "--" {
                 state.flagsEnded = true
-            } else if token == "-h" || token == "--help" {
-                state.wantsHelp = true
             } else if token.hasPrefix("-") && token != "-" {
                 try parseFlag(token, argv, &index, &state)
             } else {
@@ -58,10 +58,20 @@ struct ArgumentParser: Sendable {
     /// The spec whose path is exactly `path`.
     func spec(for path: [String]) -> CommandSpec? { commands.first { $0.path == path } }
 
+    /// `--help` wins over every other problem on the line: the command words select the
+    /// topic, everything else is ignored, so `warren pki init --bogus --help` shows help.
+    private func helpOutcome(_ argv: ArraySlice<String>) -> Outcome {
+        var path: [String] = []
+        for word in argv where !word.hasPrefix("-") {
+            if path.isEmpty && word == "help" { continue }
+            if children(of: path).contains(word) { path.append(word) }
+        }
+        return .help(path: path)
+    }
+
     private struct ParseState {
         var args = ParsedArguments()
         var flagsEnded = false
-        var wantsHelp = false
         var helpTopic: [String]? = nil  // set by `warren help WORDS...`
     }
 
@@ -132,7 +142,6 @@ struct ArgumentParser: Sendable {
     private func finish(_ state: ParseState) throws(ArgumentError) -> Outcome {
         if let topic = state.helpTopic { return .help(path: topic) }
         let path = state.args.commandPath
-        if state.wantsHelp { return .help(path: path) }
         guard let leaf = spec(for: path) else {
             throw .missingCommand(command: display(path), choices: children(of: path))
         }

@@ -63,7 +63,7 @@ struct CommandSpec: Sendable {
 
 /// A `warren` subcommand: its spec and its entry point. Add a type conforming to this to
 /// the table in `main.swift` and it is parsed, dispatched and listed in `--help`.
-protocol WarrenCommand {
+protocol WarrenCommand: Sendable {
     /// Name, flags and help.
     static var spec: CommandSpec { get }
     /// Runs the command on its parsed arguments; returns the exit status. Throws for a
