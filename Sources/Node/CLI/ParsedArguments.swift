@@ -27,7 +27,8 @@ struct ParsedArguments: Sendable, Equatable {
     func int(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ArgumentError) -> Int {
         guard let text = string(name) else { return defaultValue }
         guard let value = Int(text), range.contains(value) else {
-            throw .invalidValue("--\(name)", text, expected: "an integer from \(range.lowerBound) to \(range.upperBound)")
+            throw .invalidValue(
+                "--\(name)", text, expected: "an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
     }

@@ -45,11 +45,14 @@ enum PKIInitCommand: WarrenCommand {
 
     static func options(_ args: ParsedArguments) throws -> Options {
         let nodes = args.list("nodes")
-        for name in nodes where !CertificateRole.isValidName(name) || PKIFiles.reservedNames.contains(name) || name == "admin" {
-            throw ArgumentError.invalidValue("--nodes", name, expected: "a node name (1–63 of A-Z a-z 0-9 . _ -, not ca or admin)")
+        for name in nodes
+        where !CertificateRole.isValidName(name) || PKIFiles.reservedNames.contains(name) || name == "admin" {
+            throw ArgumentError.invalidValue(
+                "--nodes", name, expected: "a node name (1–63 of A-Z a-z 0-9 . _ -, not ca or admin)")
         }
         guard Set(nodes).count == nodes.count else {
-            throw ArgumentError.invalidValue("--nodes", nodes.joined(separator: ","), expected: "a list without duplicates")
+            throw ArgumentError.invalidValue(
+                "--nodes", nodes.joined(separator: ","), expected: "a list without duplicates")
         }
         let hosts = args.values["hosts"] == nil ? defaultHosts : args.list("hosts")
         return Options(
@@ -65,7 +68,8 @@ enum PKIInitCommand: WarrenCommand {
         let caCert = PKIFiles.certificatePath(dir, "ca")
         let caKey = PKIFiles.keyPath(dir, "ca")
         if !options.force, let existing = [caCert, caKey].first(where: { FileManager.default.fileExists(atPath: $0) }) {
-            throw CommandError("\(existing) exists; pass --force to replace the CA (certificates it issued stop being trusted)")
+            throw CommandError(
+                "\(existing) exists; pass --force to replace the CA (certificates it issued stop being trusted)")
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let ca = try CertificateAuthority.create(
@@ -75,7 +79,8 @@ enum PKIInitCommand: WarrenCommand {
         let leaves = options.nodes.map { ($0, CertificateRole.node, options.hosts) } + [("admin", .admin, [])]
         for (name, role, hosts) in leaves {
             let key = try PrivateKey.generateP256()
-            let profile = CertificateProfile.fromHosts(name: name, role: role, hosts: hosts, now: now, days: options.days)
+            let profile = CertificateProfile.fromHosts(
+                name: name, role: role, hosts: hosts, now: now, days: options.days)
             let cert = try ca.issue(profile, for: key.publicKey)
             entries.append(try PKIFiles.write(name, certificate: cert, key: key, in: dir))
         }

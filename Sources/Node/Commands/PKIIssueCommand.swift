@@ -16,7 +16,9 @@ enum PKIIssueCommand: WarrenCommand {
             """,
         flags: [
             .value("name", "NAME", "Certificate name: node id, admin or connector name.", required: true),
-            .list("hosts", "HOST", "IP addresses and DNS names for SANs (default: none, or 127.0.0.1,localhost for nodes)."),
+            .list(
+                "hosts", "HOST",
+                "IP addresses and DNS names for SANs (default: none, or 127.0.0.1,localhost for nodes)."),
             .value("role", "ROLE", "node, admin or connector (default node)."),
             .value("days", "N", "Validity in days (default 365)."),
             .bool("keep-key", "Reuse DIR/NAME-key.pem instead of making a new key."),
@@ -42,7 +44,8 @@ enum PKIIssueCommand: WarrenCommand {
     }
 
     static func perform(
-        directory dir: String, name: String, role: CertificateRole, hosts: [String], days: Int, keepKey: Bool, now: Int64
+        directory dir: String, name: String, role: CertificateRole, hosts: [String], days: Int, keepKey: Bool,
+        now: Int64
     ) throws -> PKIReport.Entry {
         let ca = try CertificateAuthority.load(
             certificatePath: PKIFiles.certificatePath(dir, "ca"), keyPath: PKIFiles.keyPath(dir, "ca"))

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 internal import COpenSSL
 internal import CShim
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// An X.509 certificate, parsed once: every field below is read at init, so reading them
 /// never touches OpenSSL again.
@@ -239,7 +240,9 @@ enum IPAddressText {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         // Safe: `bytes` holds an address of `family`'s size; buffer fits any address text.
         let ok = bytes.withUnsafeBytes { raw in
-            buffer.withUnsafeMutableBufferPointer { inet_ntop(family, raw.baseAddress, $0.baseAddress, socklen_t($0.count)) }
+            buffer.withUnsafeMutableBufferPointer {
+                inet_ntop(family, raw.baseAddress, $0.baseAddress, socklen_t($0.count))
+            }
         }
         guard ok != nil else { return nil }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -44,15 +44,19 @@ public struct CertificateAuthority: Sendable {
             throw PKIError(.invalidInput, operation, detail: "name must be 1–64 bytes and notBefore < notAfter")
         }
         let caKey = try key ?? PrivateKey.generateP256()
-        let cert = try build(operation, subject: commonName, publicKey: caKey.pkey, notBefore: notBefore,
-                             notAfter: notAfter) { x509 in
+        let cert = try build(
+            operation, subject: commonName, publicKey: caKey.pkey, notBefore: notBefore,
+            notAfter: notAfter
+        ) { x509 in
             // Safe: x509 is the certificate being built, alive for the closure; it is its own issuer.
             try addExtension(x509, x509, NID_basic_constraints, "critical,CA:TRUE,pathlen:0", operation)
             try addExtension(x509, x509, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature", operation)
             try addExtension(x509, x509, NID_subject_key_identifier, "hash", operation)
             try addExtension(x509, x509, NID_authority_key_identifier, "keyid:always", operation)
             return x509
-        } signWith: { x509 in X509_set_issuer_name(x509, X509_get_subject_name(x509)) == 1 ? caKey.pkey : nil }
+        } signWith: { x509 in
+            X509_set_issuer_name(x509, X509_get_subject_name(x509)) == 1 ? caKey.pkey : nil
+        }
         return try CertificateAuthority(certificate: cert, key: caKey)
     }
 
@@ -62,12 +66,15 @@ public struct CertificateAuthority: Sendable {
         try profile.validate()
         let operation = "issue \(profile.role.rawValue) certificate for \(profile.commonName)"
         let issuer = certificate.x509
-        return try Self.build(operation, subject: profile.commonName, publicKey: publicKey.pkey,
-                              notBefore: profile.notBefore, notAfter: profile.notAfter) { x509 in
+        return try Self.build(
+            operation, subject: profile.commonName, publicKey: publicKey.pkey,
+            notBefore: profile.notBefore, notAfter: profile.notAfter
+        ) { x509 in
             try Self.addExtension(x509, issuer, NID_basic_constraints, "critical,CA:FALSE", operation)
             try Self.addExtension(x509, issuer, NID_key_usage, "critical,digitalSignature", operation)
-            try Self.addExtension(x509, issuer, NID_ext_key_usage, profile.role.extendedKeyUsage.extensionValue,
-                                  operation)
+            try Self.addExtension(
+                x509, issuer, NID_ext_key_usage, profile.role.extendedKeyUsage.extensionValue,
+                operation)
             try Self.addExtension(x509, issuer, NID_subject_key_identifier, "hash", operation)
             try Self.addExtension(x509, issuer, NID_authority_key_identifier, "keyid:always", operation)
             try Self.addSANs(x509, profile, operation)

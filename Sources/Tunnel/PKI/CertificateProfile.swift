@@ -57,7 +57,9 @@ public struct CertificateProfile: Sendable, Equatable {
 
     /// Throws `PKIError(.invalidInput)` naming the first bad field.
     func validate() throws {
-        func bad(_ why: String) -> PKIError { PKIError(.invalidInput, "issue certificate for \(commonName)", detail: why) }
+        func bad(_ why: String) -> PKIError {
+            PKIError(.invalidInput, "issue certificate for \(commonName)", detail: why)
+        }
         guard !commonName.isEmpty, commonName.utf8.count <= 64 else { throw bad("common name must be 1–64 bytes") }
         guard CertificateRole.isValidName(roleName) else {
             throw bad("name '\(roleName)' must be 1–63 of [A-Za-z0-9._-], starting with a letter or digit")

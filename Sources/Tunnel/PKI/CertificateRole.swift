@@ -31,7 +31,9 @@ public enum CertificateRole: String, Sendable, CaseIterable, Codable {
     public static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (1...63).contains(bytes.count), isAlnum(bytes[0]) else { return false }
-        return bytes.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+        return bytes.allSatisfy {
+            isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
+        }
     }
 
     private static func isAlnum(_ b: UInt8) -> Bool {

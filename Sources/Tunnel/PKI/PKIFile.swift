@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// File I/O for PKI material: whole-file reads and atomic, durable writes with an

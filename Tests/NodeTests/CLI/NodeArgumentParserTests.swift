@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Node
 
 /// A table like main.swift's, plus a command with positionals and a list flag.
@@ -7,8 +8,9 @@ private let parser = ArgumentParser(commands: [
     PKIIssueCommand.spec,
     VersionCommand.spec,
     CommandSpec(path: ["snapshot", "save"], summary: "Save a snapshot.", positionals: "FILE"),
-    CommandSpec(path: ["ctl", "tunnel", "create"], summary: "Create a tunnel.",
-                flags: [.value("duration", "D", "Lifetime."), .list("tag", "T", "Tags.")], positionals: "NAME"),
+    CommandSpec(
+        path: ["ctl", "tunnel", "create"], summary: "Create a tunnel.",
+        flags: [.value("duration", "D", "Lifetime."), .list("tag", "T", "Tags.")], positionals: "NAME"),
 ])
 
 private func run(_ path: [String], _ values: [String: [String]] = [:], _ positionals: [String] = [])
@@ -25,14 +27,23 @@ private let accepted: [(String, ArgumentParser.Outcome)] = [
     ("pki init --out d --nodes ' n1 , n2'", run(["pki", "init"], ["out": ["d"], "nodes": ["n1", "n2"]])),
     ("--json pki init --out d --nodes n1", run(["pki", "init"], ["json": ["true"], "out": ["d"], "nodes": ["n1"]])),
     ("pki --json init --out d --nodes n1", run(["pki", "init"], ["json": ["true"], "out": ["d"], "nodes": ["n1"]])),
-    ("pki init --out d --nodes n1 --force=false", run(["pki", "init"], ["out": ["d"], "nodes": ["n1"], "force": ["false"]])),
+    (
+        "pki init --out d --nodes n1 --force=false",
+        run(["pki", "init"], ["out": ["d"], "nodes": ["n1"], "force": ["false"]])
+    ),
     ("--pki p pki issue --name n1", run(["pki", "issue"], ["pki": ["p"], "name": ["n1"]])),
-    ("pki issue --name n1 --pki p --keep-key", run(["pki", "issue"], ["pki": ["p"], "name": ["n1"], "keep-key": ["true"]])),
+    (
+        "pki issue --name n1 --pki p --keep-key",
+        run(["pki", "issue"], ["pki": ["p"], "name": ["n1"], "keep-key": ["true"]])
+    ),
     ("--server a,b version --server c", run(["version"], ["server": ["a", "b", "c"]])),
     ("snapshot save f.snap", run(["snapshot", "save"], [:], ["f.snap"])),
     ("snapshot save -- --odd-name", run(["snapshot", "save"], [:], ["--odd-name"])),
     ("snapshot save -", run(["snapshot", "save"], [:], ["-"])),
-    ("ctl tunnel create web --duration 24h --json", run(["ctl", "tunnel", "create"], ["duration": ["24h"], "json": ["true"]], ["web"])),
+    (
+        "ctl tunnel create web --duration 24h --json",
+        run(["ctl", "tunnel", "create"], ["duration": ["24h"], "json": ["true"]], ["web"])
+    ),
     ("ctl tunnel create --tag a --tag b,c web", run(["ctl", "tunnel", "create"], ["tag": ["a", "b", "c"]], ["web"])),
     ("--help", .help(path: [])),
     ("-h", .help(path: [])),

@@ -1,12 +1,14 @@
 import Foundation
 import Testing
 import Tunnel
+
 @testable import Node
 
 private let now: Int64 = 1_795_392_000  // 2026-11-23T00:00:00Z
 
 private func tempDirectory() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("warren-node-pki-\(UUID().uuidString)").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("warren-node-pki-\(UUID().uuidString)")
+        .path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
@@ -31,8 +33,11 @@ struct NodePKICommandTests {
         let report = try PKIInitCommand.perform(initOptions(dir), now: now)
         #expect(report.entries.map(\.name) == ["ca", "n1", "n2", "n3", "admin"])
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
-        #expect(files == ["admin-key.pem", "admin.pem", "ca-key.pem", "ca.pem", "n1-key.pem", "n1.pem",
-                          "n2-key.pem", "n2.pem", "n3-key.pem", "n3.pem"])
+        #expect(
+            files == [
+                "admin-key.pem", "admin.pem", "ca-key.pem", "ca.pem", "n1-key.pem", "n1.pem",
+                "n2-key.pem", "n2.pem", "n3-key.pem", "n3.pem",
+            ])
         for file in files { #expect(try mode("\(dir)/\(file)") == (file.hasSuffix("-key.pem") ? 0o600 : 0o644)) }
 
         let ca = try CertificateAuthority.load(certificatePath: "\(dir)/ca.pem", keyPath: "\(dir)/ca-key.pem")
@@ -120,7 +125,8 @@ struct NodePKICommandTests {
         let dir = try tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let error = try #require(throws: PKIError.self) {
-            try PKIIssueCommand.perform(directory: dir, name: "n1", role: .node, hosts: [], days: 1, keepKey: false, now: now)
+            try PKIIssueCommand.perform(
+                directory: dir, name: "n1", role: .node, hosts: [], days: 1, keepKey: false, now: now)
         }
         #expect(error.description.contains("\(dir)/ca.pem"))
     }

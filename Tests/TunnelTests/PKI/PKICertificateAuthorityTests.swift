@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Tunnel
 
 @Suite("PKI certificate authority")
@@ -65,7 +66,9 @@ struct PKICertificateAuthorityTests {
 
     @Test func aCAIsRefusedWithAKeyThatIsNotItsOwn() throws {
         let ca = try makeCA()
-        #expect(throws: PKIError.self) { try CertificateAuthority(certificate: ca.certificate, key: try PrivateKey.generateP256()) }
+        #expect(throws: PKIError.self) {
+            try CertificateAuthority(certificate: ca.certificate, key: try PrivateKey.generateP256())
+        }
         let leafKey = try PrivateKey.generateP256()
         let leaf = try ca.issue(nodeProfile(), for: leafKey.publicKey)
         let error = try #require(throws: PKIError.self) { try CertificateAuthority(certificate: leaf, key: leafKey) }
@@ -80,8 +83,9 @@ struct PKICertificateAuthorityTests {
     ])
     func badProfilesAreRejectedBeforeSigning(name: String, dns: [String], ips: [String]) throws {
         let ca = try makeCA()
-        let profile = CertificateProfile(commonName: name, role: .node, dnsNames: dns, ipAddresses: ips,
-                                         notBefore: pkiNow, notAfter: pkiNow + pkiDay)
+        let profile = CertificateProfile(
+            commonName: name, role: .node, dnsNames: dns, ipAddresses: ips,
+            notBefore: pkiNow, notAfter: pkiNow + pkiDay)
         let error = try #require(throws: PKIError.self) { try ca.issue(profile, for: ca.key.publicKey) }
         #expect(error.code == .invalidInput)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Tunnel
 
 @Suite("PKI signing requests")
@@ -11,8 +12,9 @@ struct PKICertificateSigningRequestTests {
         #expect(parsed.subjectCommonName == "conn-1")
         #expect(parsed.isSignatureValid)
         #expect(try parsed.publicKey() == key.publicKey)
-        let profile = CertificateProfile(commonName: "conn-1", role: .connector, roleName: "tunnel-42",
-                                         notBefore: pkiNow, notAfter: pkiNow + pkiDay)
+        let profile = CertificateProfile(
+            commonName: "conn-1", role: .connector, roleName: "tunnel-42",
+            notBefore: pkiNow, notAfter: pkiNow + pkiDay)
         let cert = try ca.sign(parsed, profile: profile)
         #expect(cert.matches(key))
         #expect(cert.role == .connector)
@@ -33,8 +35,9 @@ struct PKICertificateSigningRequestTests {
         let forged = try CertificateSigningRequest(pem: derToPEM(label, tampered))
         #expect(forged.subjectCommonName == "conn-2")
         #expect(!forged.isSignatureValid)
-        let profile = CertificateProfile(commonName: "conn-2", role: .connector, notBefore: pkiNow,
-                                         notAfter: pkiNow + pkiDay)
+        let profile = CertificateProfile(
+            commonName: "conn-2", role: .connector, notBefore: pkiNow,
+            notAfter: pkiNow + pkiDay)
         let error = try #require(throws: PKIError.self) { try ca.sign(forged, profile: profile) }
         #expect(error.code == .badSignature)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Tunnel
 
 @Suite("PKI chain verification")
@@ -31,8 +32,9 @@ struct PKICertificateVerificationTests {
 
     @Test func anExpiredCertificateIsRejectedAsExpired() throws {
         let ca = try makeCA()
-        let leaf = try ca.issue(nodeProfile(notBefore: pkiNow - 10 * pkiDay, notAfter: pkiNow - pkiDay),
-                                for: try PrivateKey.generateP256().publicKey)
+        let leaf = try ca.issue(
+            nodeProfile(notBefore: pkiNow - 10 * pkiDay, notAfter: pkiNow - pkiDay),
+            for: try PrivateKey.generateP256().publicKey)
         #expect(!leaf.isValid(at: pkiNow))
         guard case .rejected(let rejection) = leaf.verify(against: [ca.certificate], at: pkiNow) else {
             Issue.record("expired certificate verified")
@@ -46,8 +48,9 @@ struct PKICertificateVerificationTests {
 
     @Test func aNotYetValidCertificateIsRejectedAsNotYetValid() throws {
         let ca = try makeCA()
-        let leaf = try ca.issue(nodeProfile(notBefore: pkiNow + pkiDay, notAfter: pkiNow + 10 * pkiDay),
-                                for: try PrivateKey.generateP256().publicKey)
+        let leaf = try ca.issue(
+            nodeProfile(notBefore: pkiNow + pkiDay, notAfter: pkiNow + 10 * pkiDay),
+            for: try PrivateKey.generateP256().publicKey)
         guard case .rejected(let rejection) = leaf.verify(against: [ca.certificate], at: pkiNow) else {
             Issue.record("not-yet-valid certificate verified")
             return
@@ -57,8 +60,9 @@ struct PKICertificateVerificationTests {
     }
 
     @Test func aLeafPastItsExpiredCAIsRejected() throws {
-        let ca = try CertificateAuthority.create(commonName: "Short CA", notBefore: pkiNow - 10 * pkiDay,
-                                                 notAfter: pkiNow - pkiDay)
+        let ca = try CertificateAuthority.create(
+            commonName: "Short CA", notBefore: pkiNow - 10 * pkiDay,
+            notAfter: pkiNow - pkiDay)
         let leaf = try ca.issue(nodeProfile(), for: try PrivateKey.generateP256().publicKey)
         #expect(!leaf.verify(against: [ca.certificate], at: pkiNow).isTrusted)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Tunnel
 
 @Suite("PKI PEM and key files")

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Tunnel
 
 /// Fixed clock for PKI tests: 2026-11-23T00:00:00Z.
