@@ -123,7 +123,7 @@ uint32_t warren_pki_extended_key_usage(X509 *cert) { return X509_get_extended_ke
 
 int warren_pki_is_ca(X509 *cert) { return (X509_get_extension_flags(cert) & EXFLAG_CA) != 0; }
 
-int warren_pki_verify(X509 *leaf, X509 *const *anchors, int n, int64_t at) {
+int warren_pki_verify(X509 *leaf, X509 *const *anchors, int n, int64_t at, int purpose) {
     X509_STORE *store = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     int result = -1;
@@ -133,6 +133,7 @@ int warren_pki_verify(X509 *leaf, X509 *const *anchors, int n, int64_t at) {
     }
     if (!X509_STORE_CTX_init(ctx, store, leaf, NULL)) goto done;
     X509_STORE_CTX_set_time(ctx, 0, (time_t)at);
+    if (purpose != 0 && !X509_STORE_CTX_set_purpose(ctx, purpose)) goto done;
     result = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
 done:
     X509_STORE_CTX_free(ctx);

@@ -55,7 +55,9 @@ uint32_t warren_pki_extended_key_usage(X509 *cert);
 int warren_pki_is_ca(X509 *cert);
 
 /// Verifies `leaf` against the trust anchors in `anchors` (count `n`) at time `at`
-/// (seconds since the epoch), with partial chains off. Returns the X509_V_* code
-/// (X509_V_OK on success), or -1 when the verification could not run (allocation).
-int warren_pki_verify(X509 *leaf, X509 *const *anchors, int n, int64_t at);
+/// (seconds since the epoch), with partial chains off. `purpose` is 0 (none) or an
+/// X509_PURPOSE_* id (X509_PURPOSE_SSL_CLIENT, X509_PURPOSE_SSL_SERVER) the leaf's
+/// extended key usage must allow. Returns the X509_V_* code (X509_V_OK on success), or
+/// -1 when the verification could not run (allocation).
+int warren_pki_verify(X509 *leaf, X509 *const *anchors, int n, int64_t at, int purpose);
 #endif

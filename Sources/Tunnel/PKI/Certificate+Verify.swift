@@ -25,6 +25,7 @@ public enum CertificateVerification: Sendable, Equatable {
                 X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
                 .untrustedIssuer
             case X509_V_ERR_CERT_SIGNATURE_FAILURE: .badSignature
+            case X509_V_ERR_INVALID_PURPOSE: .wrongUsage
             default: .other
             }
         }
@@ -34,7 +35,7 @@ public enum CertificateVerification: Sendable, Equatable {
 
     /// Coarse rejection kinds.
     public enum Kind: Sendable, Equatable {
-        case expired, notYetValid, untrustedIssuer, badSignature, other
+        case expired, notYetValid, untrustedIssuer, badSignature, wrongUsage, other
     }
 
     /// True for `.trusted`.
@@ -45,14 +46,25 @@ extension Certificate {
     /// Verifies this certificate against trust anchors (typically the cluster CA bundle)
     /// at `time` (seconds since the epoch) with OpenSSL's `X509_verify_cert`: signature,
     /// chain to an anchor, validity windows of every certificate, CA constraints.
+    /// With `usage`, the leaf must also allow that TLS use (`.serverAuth` for a server's
+    /// certificate, `.clientAuth` for a client's; pass one of the two).
     /// Does not check names, roles or revocation — those are policy, checked by the caller.
     /// Safe from any thread.
-    public func verify(against anchors: [Certificate], at time: Int64) -> CertificateVerification {
+    public func verify(
+        against anchors: [Certificate], at time: Int64, usage: ExtendedKeyUsage? = nil
+    ) -> CertificateVerification {
+        precondition(usage == nil || usage == .serverAuth || usage == .clientAuth, "verify one usage at a time")
+        let purpose: Int32 =
+            switch usage {
+            case .some(.serverAuth): X509_PURPOSE_SSL_SERVER
+            case .some(.clientAuth): X509_PURPOSE_SSL_CLIENT
+            default: 0
+            }
         let pointers: [OpaquePointer?] = anchors.map { $0.x509 }
         // Safe: the anchors array keeps every X509 alive across the call; the store
         // up-references what it keeps and is freed inside warren_pki_verify.
         let code = withExtendedLifetime(anchors) {
-            pointers.withUnsafeBufferPointer { warren_pki_verify(x509, $0.baseAddress, Int32($0.count), time) }
+            pointers.withUnsafeBufferPointer { warren_pki_verify(x509, $0.baseAddress, Int32($0.count), time, purpose) }
         }
         ERR_clear_error()
         if code == X509_V_OK { return .trusted }

@@ -84,6 +84,13 @@ public struct CertificateAuthority: Sendable {
         }
     }
 
+    /// Issues a certificate for a freshly generated P-256 key: a complete identity in one
+    /// call (what `pki init` and test fixtures need).
+    public func issueWithNewKey(_ profile: CertificateProfile) throws -> (certificate: Certificate, key: PrivateKey) {
+        let key = try PrivateKey.generateP256()
+        return (try issue(profile, for: key.publicKey), key)
+    }
+
     /// Signs a CSR after checking its signature (proof of possession). The names and role
     /// come from `profile`, chosen by the cluster, never from the request.
     public func sign(_ request: CertificateSigningRequest, profile: CertificateProfile) throws -> Certificate {

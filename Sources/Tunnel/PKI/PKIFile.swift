@@ -35,8 +35,9 @@ public enum PKIFile {
     /// with `mode` (no window where a key is world-readable), fsync, rename, fsync of the
     /// directory. A crash leaves either the old file or the new one, never a mix.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: UInt32) throws {
-        let temp = "\(path).tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        // A unique temp name (O_EXCL): two writers of the same path never share a temp file.
+        let temp = "\(path).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         guard fd >= 0 else { throw posixError("create \(temp)") }
         do {
             // fchmod: the umask must not widen or narrow the mode we were asked for.

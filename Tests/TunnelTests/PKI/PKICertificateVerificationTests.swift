@@ -77,4 +77,22 @@ struct PKICertificateVerificationTests {
         let rogue = try makeCA("Rogue")
         #expect(!rogue.certificate.verify(against: [leaf], at: pkiNow).isTrusted)
     }
+
+    @Test func usageChecksAcceptNodesBothWaysAndClientsOnlyAsClients() throws {
+        let ca = try makeCA()
+        let node = try ca.issueWithNewKey(nodeProfile()).certificate
+        let admin = try ca.issueWithNewKey(
+            CertificateProfile(commonName: "admin", role: .admin, notBefore: pkiNow, notAfter: pkiNow + pkiDay)
+        ).certificate
+        #expect(node.verify(against: [ca.certificate], at: pkiNow, usage: .serverAuth) == .trusted)
+        #expect(node.verify(against: [ca.certificate], at: pkiNow, usage: .clientAuth) == .trusted)
+        #expect(admin.verify(against: [ca.certificate], at: pkiNow + 1, usage: .clientAuth) == .trusted)
+        guard
+            case .rejected(let rejection) = admin.verify(against: [ca.certificate], at: pkiNow + 1, usage: .serverAuth)
+        else {
+            Issue.record("an admin certificate verified as a server")
+            return
+        }
+        #expect(rejection.kind == .wrongUsage)
+    }
 }
