@@ -27,7 +27,9 @@ public final class PrivateKey: @unchecked Sendable {
     /// Parses a PEM private key (PKCS#8 or SEC1); it must be P-256. Throws `PKIError(.parse)`.
     public convenience init(pem: String) throws {
         let key = try OpenSSLSupport.withReadBIO(pem) { bio -> OpaquePointer in
-            guard let key = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else {
+            // The callback refuses every passphrase: with none, OpenSSL would prompt on the
+            // terminal and a node reading an encrypted key would hang.
+            guard let key = PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in -1 }, nil) else {
                 throw OpenSSLSupport.error(.parse, "parse private key PEM")
             }
             return key

@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import Testing
 
@@ -84,5 +85,24 @@ struct PKIPEMAndKeyTests {
         let error = try #require(throws: PKIError.self) { try Certificate(contentsOfFile: "/nonexistent/ca.pem") }
         #expect(error.code == .file)
         #expect(error.description.contains("/nonexistent/ca.pem"))
+    }
+
+    @Test func anEncryptedKeyIsRefusedInsteadOfPromptingForAPassphrase() throws {
+        let key = try PrivateKey.generateP256()
+        let passphrase = Array("secret".utf8)
+        let bio = try #require(BIO_new(BIO_s_mem()))
+        defer { BIO_free(bio) }
+        let written = passphrase.withUnsafeBufferPointer { pass in
+            PEM_write_bio_PrivateKey(
+                bio, key.pkey, EVP_aes_128_cbc(), UnsafeMutablePointer(mutating: pass.baseAddress), Int32(pass.count),
+                nil, nil)
+        }
+        #expect(written == 1)
+        var out = [UInt8](repeating: 0, count: Int(BIO_ctrl_pending(bio)))
+        _ = out.withUnsafeMutableBytes { BIO_read(bio, $0.baseAddress, Int32($0.count)) }
+        let pem = String(decoding: out, as: UTF8.self)
+        #expect(pem.contains("ENCRYPTED"))
+        let error = try #require(throws: PKIError.self) { try PrivateKey(pem: pem) }
+        #expect(error.code == .parse)
     }
 }
