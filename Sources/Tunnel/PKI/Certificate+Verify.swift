@@ -35,7 +35,18 @@ public enum CertificateVerification: Sendable, Equatable {
 
     /// Coarse rejection kinds.
     public enum Kind: Sendable, Equatable {
-        case expired, notYetValid, untrustedIssuer, badSignature, wrongUsage, other
+        /// Past notAfter (X509_V_ERR_CERT_HAS_EXPIRED).
+        case expired
+        /// Before notBefore (X509_V_ERR_CERT_NOT_YET_VALID).
+        case notYetValid
+        /// Does not chain to any anchor (unknown or self-signed issuer).
+        case untrustedIssuer
+        /// A signature in the chain does not verify.
+        case badSignature
+        /// The leaf's extended key usage does not allow the requested TLS use.
+        case wrongUsage
+        /// Anything else; see `code` and `reason`.
+        case other
     }
 
     /// True for `.trusted`.
