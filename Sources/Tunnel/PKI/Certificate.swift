@@ -44,22 +44,20 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
 
     /// Takes ownership of an `X509*` and reads its fields. Frees it on failure.
     init(owning x509: OpaquePointer) throws {
-        self.x509 = x509
-        _ = X509_get_extension_flags(x509)  // computes OpenSSL's cached extension data now, once
-        guard let hex = warren_pki_serial_hex(x509) else {
-            throw OpenSSLSupport.error(.parse, "read certificate serial")
+        // Everything that can fail is read before any stored property is set: a throwing
+        // class init that stops half-way never runs deinit, so `x509` is freed here instead.
+        let required: (serial: String, notBefore: Int64, notAfter: Int64, fingerprint: [UInt8])
+        do { required = try Self.readRequiredFields(x509) } catch {
+            X509_free(x509)
+            throw error
         }
-        serialHex = String(cString: hex)
-        warren_pki_free(hex)
+        self.x509 = x509
+        serialHex = required.serial
+        notBefore = required.notBefore
+        notAfter = required.notAfter
+        sha256Fingerprint = required.fingerprint
         subjectCommonName = OpenSSLSupport.commonName(X509_get_subject_name(x509))
         issuerCommonName = OpenSSLSupport.commonName(X509_get_issuer_name(x509))
-        var nb: Int64 = 0
-        var na: Int64 = 0
-        guard warren_pki_get_validity(x509, &nb, &na) == 1 else {
-            throw OpenSSLSupport.error(.parse, "read certificate validity")
-        }
-        notBefore = nb
-        notAfter = na
         let sans = Self.readSANs(x509)
         dnsNames = sans.dns
         ipAddresses = sans.ip
@@ -69,12 +67,28 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
         roleName = parsedRole?.name
         isCA = warren_pki_is_ca(x509) == 1
         extendedKeyUsage = Self.readEKU(x509)
+    }
+
+    private static func readRequiredFields(
+        _ x509: OpaquePointer
+    ) throws -> (serial: String, notBefore: Int64, notAfter: Int64, fingerprint: [UInt8]) {
+        _ = X509_get_extension_flags(x509)  // computes OpenSSL's cached extension data now, once
+        guard let hex = warren_pki_serial_hex(x509) else {
+            throw OpenSSLSupport.error(.parse, "read certificate serial")
+        }
+        let serial = String(cString: hex)
+        warren_pki_free(hex)
+        var nb: Int64 = 0
+        var na: Int64 = 0
+        guard warren_pki_get_validity(x509, &nb, &na) == 1 else {
+            throw OpenSSLSupport.error(.parse, "read certificate validity")
+        }
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         // Safe: digest has EVP_MAX_MD_SIZE bytes, the most X509_digest writes.
         guard digest.withUnsafeMutableBufferPointer({ X509_digest(x509, EVP_sha256(), $0.baseAddress, &length) }) == 1
         else { throw OpenSSLSupport.error(.parse, "fingerprint certificate") }
-        sha256Fingerprint = Array(digest.prefix(Int(length)))
+        return (serial, nb, na, Array(digest.prefix(Int(length))))
     }
 
     deinit { X509_free(x509) }
