@@ -32,7 +32,12 @@ extension Raft {
         switch m.kind {
         case .appendResponse: handleAppendResponse(m)
         case .heartbeatResponse:
+            // A heartbeat answer proves the link works: a probe may go again, and a full
+            // pipeline whose appends were lost restarts from a probe (thesis §10.2).
             progress[m.from]!.probeSent = false
+            if progress[m.from]!.state == .replicate && progress[m.from]!.isPaused(maxInflight: config.maxInflightAppends) {
+                progress[m.from]!.becomeProbe()
+            }
             if progress[m.from]!.match < log.lastIndex { sendAppend(to: m.from) }
             if m.context > 0 { acknowledgeRead(from: m.from, round: m.context) }
         case .snapshotResponse: handleSnapshotResponse(m)

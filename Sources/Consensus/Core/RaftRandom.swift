@@ -1,6 +1,6 @@
 /// A tiny deterministic PRNG (SplitMix64). The core draws election timeouts from it, so
 /// the same seed and the same inputs give the same run (the simulation relies on that).
-public struct RaftRandom: Sendable, Hashable {
+public struct RaftRandom: RandomNumberGenerator, Sendable, Hashable {
     private var state: UInt64
 
     /// Seeds the generator; any seed, including 0, is fine.

@@ -21,12 +21,14 @@ extension RaftDriver {
     }
 
     func persist(_ ready: Ready) throws {
-        if !ready.entries.isEmpty { try store.append(ready.entries) }
-        if let hs = ready.hardState { try store.setHardState(hs) }
+        // Snapshot first, then entries, then the hard state: a crash keeps a prefix of
+        // these writes, and a surviving commit index must name entries that survived.
         if let snap = ready.snapshot {
             try store.saveSnapshot(snap.metadata, data: snap.data)
             try stateMachine.restore(snap.data, metadata: snap.metadata)
         }
+        if !ready.entries.isEmpty { try store.append(ready.entries) }
+        if let hs = ready.hardState { try store.setHardState(hs) }
         if !ready.entries.isEmpty || ready.hardState != nil || ready.snapshot != nil { try store.sync() }
     }
 
@@ -34,9 +36,8 @@ extension RaftDriver {
         if let snap = ready.snapshot {
             appliedIndex = snap.metadata.index
             // Proposals the snapshot covers have an unknown fate here.
-            for (index, p) in proposals where index <= appliedIndex {
-                proposals[index] = nil
-                p.completion(.failure(.timeout))
+            for index in proposals.keys.sorted() where index <= appliedIndex {
+                proposals.removeValue(forKey: index)!.completion(.failure(.timeout))
             }
         }
         for e in ready.committedEntries {
@@ -61,7 +62,9 @@ extension RaftDriver {
     /// compacts the log.
     func afterReady() {
         guard stoppedReason == nil else { return }
-        for (ctx, r) in reads {
+        // Sorted: completions run in a deterministic order (the simulation replays exactly).
+        for ctx in reads.keys.sorted() {
+            let r = reads[ctx]!
             if let index = r.index, index <= appliedIndex {
                 reads[ctx] = nil
                 r.completion(.success(()))
@@ -91,13 +94,11 @@ extension RaftDriver {
     }
 
     func expireRequests() {
-        for (index, p) in proposals where p.deadline <= now {
-            proposals[index] = nil
-            p.completion(.failure(.timeout))
+        for index in proposals.keys.sorted() where proposals[index]!.deadline <= now {
+            proposals.removeValue(forKey: index)!.completion(.failure(.timeout))
         }
-        for (ctx, r) in reads where r.deadline <= now {
-            reads[ctx] = nil
-            r.completion(.failure(.timeout))
+        for ctx in reads.keys.sorted() where reads[ctx]!.deadline <= now {
+            reads.removeValue(forKey: ctx)!.completion(.failure(.timeout))
         }
         let expired = transfers.filter { $0.deadline <= now }
         transfers.removeAll { $0.deadline <= now }

@@ -187,12 +187,12 @@ public final class RaftDriver {
     }
 
     func failAll(_ error: RaftDriverError) {
-        let ps = proposals.values
+        let ps = proposals.sorted { $0.key < $1.key }
         proposals = [:]
-        for p in ps { p.completion(.failure(error)) }
-        let rs = reads.values
+        for p in ps { p.value.completion(.failure(error)) }
+        let rs = reads.sorted { $0.key < $1.key }
         reads = [:]
-        for r in rs { r.completion(.failure(error)) }
+        for r in rs { r.value.completion(.failure(error)) }
         let ts = transfers
         transfers = []
         for t in ts { t.completion(.failure(error)) }
