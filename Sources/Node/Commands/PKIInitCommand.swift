@@ -78,10 +78,9 @@ enum PKIInitCommand: WarrenCommand {
         var entries: [PKIReport.Entry] = []
         let leaves = options.nodes.map { ($0, CertificateRole.node, options.hosts) } + [("admin", .admin, [])]
         for (name, role, hosts) in leaves {
-            let key = try PrivateKey.generateP256()
             let profile = CertificateProfile.fromHosts(
                 name: name, role: role, hosts: hosts, now: now, days: options.days)
-            let cert = try ca.issue(profile, for: key.publicKey)
+            let (cert, key) = try ca.issueWithNewKey(profile)
             entries.append(try PKIFiles.write(name, certificate: cert, key: key, in: dir))
         }
         // The CA goes last: if anything above failed, a rerun needs no --force.
