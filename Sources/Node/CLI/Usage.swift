@@ -1,5 +1,10 @@
 /// `--help` texts, generated from the command table so they never drift from the parser.
 extension ArgumentParser {
+    /// One line for command groups (which have no spec of their own), by path.
+    static let groupSummaries: [String: String] = [
+        "pki": "The cluster CA and certificates"
+    ]
+
     /// Help for a command or a group; nil when `path` names neither.
     func usage(for path: [String]) -> String? {
         if let leaf = spec(for: path) { return leafUsage(leaf) }
@@ -30,7 +35,9 @@ extension ArgumentParser {
         text += "\nCommands:\n"
         let rows: [(String, String)] = next.map { word in
             let sub = path + [word]
-            let summary = spec(for: sub)?.summary ?? "\(children(of: sub).joined(separator: ", "))"
+            let list = children(of: sub).joined(separator: ", ")
+            let group = Self.groupSummaries[sub.joined(separator: " ")].map { "\($0): \(list)." } ?? list
+            let summary = spec(for: sub)?.summary ?? group
             return (word, summary)
         }
         text += columns(path.isEmpty ? rows + [("help", "Show help for a command: warren help pki init.")] : rows)
