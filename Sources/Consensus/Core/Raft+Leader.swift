@@ -88,7 +88,9 @@ extension Raft {
     mutating func broadcastHeartbeat(context: UInt64) {
         for peer in progress.keys.sorted() where peer != id {
             var m = Message(kind: .heartbeat, from: id, to: peer, term: term)
-            m.commit = min(progress[peer]!.match, log.committed)
+            // Never tell a follower to commit past what it is known to hold (§5.3 rule 5).
+            let capped = !config.bugs.contains(.commitBeforeAppended)
+            m.commit = capped ? min(progress[peer]!.match, log.committed) : log.committed
             m.context = context
             send(m)
             if progress[peer]!.state == .snapshot { sendSnapshotChunk(to: peer) }

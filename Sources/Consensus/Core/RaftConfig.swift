@@ -13,8 +13,10 @@ public struct RaftBugs: OptionSet, Sendable, Hashable {
     /// Receiving a pre-vote request resets the election timer as leader contact would,
     /// and the pre-vote is granted regardless of the leader lease.
     public static let preVoteRefreshesLeaderContact = RaftBugs(rawValue: 1 << 3)
-    /// A follower commits up to the leader's commit index even past the entries it
-    /// has verified to match (the min(leaderCommit, index of last new entry) rule, §5.3).
+    /// Entries are marked committed on a follower before this leader's copies are in
+    /// its log: the follower takes the leader's commit index up to its own last index
+    /// (not the last entry verified to match, §5.3 rule 5), and heartbeats carry the
+    /// leader's commit index uncapped by the follower's match.
     public static let commitBeforeAppended = RaftBugs(rawValue: 1 << 4)
     /// A follower replaces everything after prevLogIndex with the message's entries,
     /// even when a stale (reordered) message is shorter than its log.

@@ -37,7 +37,7 @@ extension RaftDriver {
             appliedIndex = snap.metadata.index
             // Proposals the snapshot covers have an unknown fate here.
             for index in proposals.keys.sorted() where index <= appliedIndex {
-                proposals.removeValue(forKey: index)!.completion(.failure(.timeout))
+                proposals.removeValue(forKey: index)!.completion(.failure(.outcomeUnknown))
             }
         }
         for e in ready.committedEntries {
@@ -118,6 +118,7 @@ extension RaftDriver {
             }
             switch raft.proposeConfChange(.promote(p.id)) {
             case .success(let at):
+                proposals[at.index]?.completion(.failure(.outcomeUnknown))
                 proposals[at.index] = PendingProposal(term: at.term, deadline: p.deadline, completion: p.completion)
                 process()
             case .failure(.notLeader(let hint)):

@@ -181,6 +181,8 @@ public final class RaftDriver {
         switch body(&raft) {
         case .failure(let refusal): completion(.failure(RaftDriverError(refusal)))
         case .success(let at):
+            // An older proposal at this index lost its entry here (we appended over it).
+            proposals[at.index]?.completion(.failure(.outcomeUnknown))
             proposals[at.index] = PendingProposal(term: at.term, deadline: deadline(timeoutTicks), completion: completion)
             process()
         }

@@ -37,6 +37,9 @@ public enum RaftDriverError: Error, Sendable, Hashable {
     case dropped
     /// No answer within the timeout. Ambiguous: the proposal may still apply.
     case timeout
+    /// This member lost track of the proposal (its log entry was replaced here, or a
+    /// snapshot skipped over it). Ambiguous: another member may still commit it.
+    case outcomeUnknown
     /// The driver stopped (storage failure or shutdown) before the outcome was known.
     /// Ambiguous.
     case stopped(reason: String)

@@ -6,7 +6,7 @@ extension SimCluster {
     func clientStep(_ c: Int) {
         guard !healing, !clientBusy[c] else { return }
         let guess = clientGuess[c]
-        let target = nodes[guess]?.isUp == true ? guess : order[Int(rng.below(UInt64(order.count)))]
+        let target = nodes[guess]?.driver != nil ? guess : order[Int(rng.below(UInt64(order.count)))]
         let key = UInt8(rng.below(params.keys))
         let isPut = rng.below(2) == 0
         let op = history.count
@@ -14,12 +14,24 @@ extension SimCluster {
         if isPut { nextValue += 1 }
         history.append(LinOp(client: c, key: key, isPut: isPut, value: value, invoke: now))
         clientBusy[c] = true
-        guard let node = nodes[target], node.isUp, let d = node.driver else {
+        invoke(op, on: target)
+    }
+
+    /// Delivers a client request to a node; a paused node sees it when it resumes (the
+    /// request waited in its socket), which is when stale leaders get caught.
+    func invoke(_ op: Int, on target: NodeID) {
+        guard let node = nodes[target], let d = node.driver else {
             finish(op, .failed)
             return
         }
-        if isPut {
-            d.propose(SimKV.putCommand(key: key, value: value), timeoutTicks: 100) { [unowned self] r in
+        if node.paused {
+            queue.push(.invoke(op: op, node: target), at: now + params.tickMs)
+            return
+        }
+        let c = history[op].client
+        let key = history[op].key
+        if history[op].isPut {
+            d.propose(SimKV.putCommand(key: key, value: history[op].value), timeoutTicks: 100) { [unowned self] r in
                 switch r {
                 case .success: self.finish(op, .ok)
                 case .failure(let e): self.finish(op, self.outcome(e, client: c))
@@ -47,7 +59,7 @@ extension SimCluster {
             clientGuess[c] = to
             return .failed
         case .busy, .confChangePending, .invalid, .dropped: return .failed
-        case .timeout, .stopped: return .ambiguous
+        case .timeout, .stopped, .outcomeUnknown: return .ambiguous
         }
     }
 

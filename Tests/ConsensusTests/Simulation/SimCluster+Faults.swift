@@ -7,7 +7,7 @@ extension SimCluster {
         queue.push(.chaos, at: now + 20 + rng.below(180))
         let ids = order
         let pick = { (rng: inout RaftRandom) in ids[Int(rng.below(UInt64(ids.count)))] }
-        switch rng.below(16) {
+        switch rng.below(17) {
         case 0:  // symmetric partition into two random groups
             let side = Set(ids.filter { _ in rng.below(2) == 0 })
             faults.cut = []
@@ -42,6 +42,10 @@ extension SimCluster {
             transferLeadership()
         case 11:
             changeMembership()
+        case 12:
+            let n = nodes[pick(&rng)]!
+            n.rebootArmed = true
+            note("ARM reboot after the next hard-state write on n\(n.id)")
         default:
             break  // quiet: let the cluster make progress
         }
@@ -89,6 +93,7 @@ extension SimCluster {
                 let n = nodes[id]!
                 n.paused = false
                 n.store.failNextSync = false
+                n.rebootArmed = false
                 if n.driver == nil { start(n) }
             }
         }
@@ -122,7 +127,8 @@ extension SimCluster {
     }
 
     func summary() -> String {
-        order.map { id in
+        let pending = history.indices.filter { history[$0].status == .pending }
+        return "pending ops \(pending.map { "\(history[$0])" }); " + order.map { id in
             let n = nodes[id]!
             guard let d = n.driver else { return "n\(id):down" }
             let r = d.raft

@@ -9,6 +9,10 @@ extension SimCluster {
             self.checkAppend(node, view: view, entries: entries)
         }
         node.store.onDurableHardState = { [unowned self, unowned node] old, new in
+            if node.rebootArmed && new != old {
+                node.rebootArmed = false
+                node.rebootNow = true
+            }
             if new.term < old.term { self.fail("n\(node.id) durable term went back \(old.term) → \(new.term)") }
             if new.term == old.term && old.vote != 0 && new.vote != old.vote {
                 self.fail("n\(node.id) durable vote changed in term \(new.term): \(old.vote) → \(new.vote)")

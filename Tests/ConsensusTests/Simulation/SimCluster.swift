@@ -9,6 +9,9 @@ final class SimNode {
     var kv = SimKV()
     var driver: RaftDriver?
     var paused = false
+    /// Crash right after the next sync that writes a hard state (then restart soon).
+    var rebootArmed = false
+    var rebootNow = false
     // What the checker saw last in this process lifetime.
     var seenTerm: UInt64 = 0
     var seenVote: NodeID = 0
@@ -157,6 +160,12 @@ final class SimCluster {
             note("n\(node.id) crashed inside a Ready")
             crash(node)
         }
+        if node.rebootNow {
+            node.rebootNow = false
+            note("n\(node.id) reboots right after a durable hard-state write")
+            crash(node)
+            queue.push(.restart(node.id), at: now + 1 + rng.below(30))
+        }
         checkNode(node)
     }
 
@@ -188,6 +197,9 @@ final class SimCluster {
             case .client(let c): clientStep(c)
             case .chaos: chaos()
             case .heal: healStep()
+            case .invoke(let op, let id): invoke(op, on: id)
+            case .restart(let id):
+                if let n = nodes[id], n.driver == nil { start(n) }
             }
         }
         if violation == nil && !converged { fail("the event queue ran dry") }

@@ -7,6 +7,10 @@ enum SimEvent {
     case client(Int)
     case chaos
     case heal
+    /// A client request reaches a node (held while the node is paused).
+    case invoke(op: Int, node: NodeID)
+    /// A node that crashed right after a durable write comes back.
+    case restart(NodeID)
 }
 
 /// A binary min-heap of events keyed by (time, sequence number).
