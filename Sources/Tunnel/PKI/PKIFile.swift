@@ -61,17 +61,6 @@ public enum PKIFile {
         try syncDirectory(of: path)
     }
 
-    /// True when something exists at `path`.
-    public static func exists(_ path: String) -> Bool {
-        var st = stat()
-        return lstat(path, &st) == 0
-    }
-
-    /// Creates a directory (mode 0755) unless it exists already.
-    public static func makeDirectory(_ path: String) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw posixError("create directory \(path)") }
-    }
-
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws {
         var offset = 0
         while offset < bytes.count {
