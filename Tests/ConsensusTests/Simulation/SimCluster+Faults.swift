@@ -35,9 +35,13 @@ extension SimCluster {
             let n = nodes[pick(&rng)]!
             if n.driver == nil { start(n) }
         case 9:
+            // A process stall (GC, swap, SIGSTOP) of 50–1000 ms.
             let n = nodes[pick(&rng)]!
-            n.paused.toggle()
-            note(n.paused ? "PAUSE n\(n.id)" : "RESUME n\(n.id)")
+            if !n.paused {
+                n.paused = true
+                note("PAUSE n\(n.id)")
+                queue.push(.resume(n.id), at: now + 50 + rng.below(950))
+            }
         case 10:
             transferLeadership()
         case 11:

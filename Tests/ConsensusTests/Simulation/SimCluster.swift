@@ -198,6 +198,8 @@ final class SimCluster {
             case .chaos: chaos()
             case .heal: healStep()
             case .invoke(let op, let id): invoke(op, on: id)
+            case .resume(let id):
+                if let n = nodes[id], n.paused { n.paused = false; note("RESUME n\(id)") }
             case .restart(let id):
                 if let n = nodes[id], n.driver == nil { start(n) }
             }

@@ -11,6 +11,8 @@ enum SimEvent {
     case invoke(op: Int, node: NodeID)
     /// A node that crashed right after a durable write comes back.
     case restart(NodeID)
+    /// A paused node continues.
+    case resume(NodeID)
 }
 
 /// A binary min-heap of events keyed by (time, sequence number).
