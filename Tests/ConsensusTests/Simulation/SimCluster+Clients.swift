@@ -14,6 +14,8 @@ extension SimCluster {
         if isPut { nextValue += 1 }
         history.append(LinOp(client: c, key: key, isPut: isPut, value: value, invoke: now))
         clientBusy[c] = true
+        // Clients give up after a while (and the request may still arrive later).
+        queue.push(.clientTimeout(op: op), at: now + 150 + rng.below(200))
         invoke(op, on: target)
     }
 

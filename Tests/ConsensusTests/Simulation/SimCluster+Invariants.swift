@@ -90,6 +90,23 @@ extension SimCluster {
         node.seenVoters = r.conf.voters
     }
 
+    /// Figure 2, "Persistent state … updated on stable storage before responding to
+    /// RPCs": a granted vote and an acknowledged append are on the sender's disk when the
+    /// message leaves.
+    func checkDurableBeforeSend(_ m: Message) {
+        guard let disk = nodes[m.from]?.store.durable else { return }
+        if m.kind == .requestVoteResponse && !m.reject {
+            if !(disk.hard.term > m.term || (disk.hard.term == m.term && disk.hard.vote == m.to)) {
+                fail("n\(m.from) granted its vote in term \(m.term) to n\(m.to) before persisting it (disk: term \(disk.hard.term) vote \(disk.hard.vote))")
+            }
+        }
+        if m.kind == .appendResponse && !m.reject && m.term == disk.hard.term {
+            if disk.lastIndex < m.index && disk.snap.index < m.index {
+                fail("n\(m.from) acknowledged index \(m.index) with only \(disk.lastIndex) on disk")
+            }
+        }
+    }
+
     /// Leader Completeness (§5.4): a new leader holds every committed entry.
     func checkLeaderCompleteness(_ node: SimNode, _ r: Raft) {
         note("n\(node.id) LEADER of term \(r.term)")

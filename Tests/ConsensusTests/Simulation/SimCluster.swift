@@ -174,6 +174,7 @@ final class SimCluster {
     func transmit(_ messages: [Message]) {
         for m in messages {
             count("sent")
+            checkDurableBeforeSend(m)
             if faults.isCut(m.from, m.to) || rng.below(1000) < faults.dropPerMille { continue }
             let copies = rng.below(1000) < faults.duplicatePerMille ? 2 : 1
             for _ in 0..<copies {
@@ -198,6 +199,11 @@ final class SimCluster {
             case .chaos: chaos()
             case .heal: healStep()
             case .invoke(let op, let id): invoke(op, on: id)
+            case .clientTimeout(let op):
+                if history[op].status == .pending {
+                    if rng.below(2) == 0 { clientGuess[history[op].client] = 0 }
+                    finish(op, .ambiguous)
+                }
             case .resume(let id):
                 if let n = nodes[id], n.paused { n.paused = false; note("RESUME n\(id)") }
             case .restart(let id):

@@ -11,6 +11,8 @@ enum SimEvent {
     case invoke(op: Int, node: NodeID)
     /// A node that crashed right after a durable write comes back.
     case restart(NodeID)
+    /// A client gives up waiting for an answer (the outcome becomes ambiguous).
+    case clientTimeout(op: Int)
     /// A paused node continues.
     case resume(NodeID)
 }
