@@ -61,6 +61,10 @@ extension SimCluster {
         } else {
             committed[e.index] = e
         }
+        // The registering member's term bounds the term in which the entry was committed
+        // from above (a member learns of a commit from a leader of its term or earlier).
+        let term = node.driver?.raft.term ?? .max
+        committedBy[e.index] = min(committedBy[e.index] ?? .max, term)
     }
 
     func checkNode(_ node: SimNode) {
@@ -111,7 +115,8 @@ extension SimCluster {
     func checkLeaderCompleteness(_ node: SimNode, _ r: Raft) {
         note("n\(node.id) LEADER of term \(r.term)")
         count("elections")
-        for (i, e) in committed where i > r.log.snapshotIndex {
+        // §5.4: entries committed in earlier terms must be in the log of this term's leader.
+        for (i, e) in committed where i > r.log.snapshotIndex && committedBy[i, default: .max] < r.term {
             if r.log.entry(i) != e { fail("Leader Completeness: n\(node.id) leads t\(r.term) without committed \(i)") }
         }
     }

@@ -64,6 +64,8 @@ final class SimCluster {
     // Checker state (see SimCluster+Invariants.swift).
     var leaders: [UInt64: NodeID] = [:]
     var committed: [UInt64: Entry] = [:]
+    /// Upper bound of the term in which each committed index was committed.
+    var committedBy: [UInt64: UInt64] = [:]
     var logMatch: [[UInt64]: [UInt64]] = [:]
 
     // Client state (see SimCluster+Clients.swift).
