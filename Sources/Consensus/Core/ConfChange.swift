@@ -22,9 +22,15 @@ public enum ConfChange: Sendable, Hashable {
             out.append(0)
             Varint.put(UInt64(voters.count), into: &out)
             for v in voters { Varint.put(v, into: &out) }
-        case .addLearner(let id): out.append(1); Varint.put(id, into: &out)
-        case .promote(let id): out.append(2); Varint.put(id, into: &out)
-        case .remove(let id): out.append(3); Varint.put(id, into: &out)
+        case .addLearner(let id):
+            out.append(1)
+            Varint.put(id, into: &out)
+        case .promote(let id):
+            out.append(2)
+            Varint.put(id, into: &out)
+        case .remove(let id):
+            out.append(3)
+            Varint.put(id, into: &out)
         }
         return out
     }

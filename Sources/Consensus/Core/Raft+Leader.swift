@@ -35,7 +35,9 @@ extension Raft {
             // A heartbeat answer proves the link works: a probe may go again, and a full
             // pipeline whose appends were lost restarts from a probe (thesis §10.2).
             progress[m.from]!.probeSent = false
-            if progress[m.from]!.state == .replicate && progress[m.from]!.isPaused(maxInflight: config.maxInflightAppends) {
+            if progress[m.from]!.state == .replicate
+                && progress[m.from]!.isPaused(maxInflight: config.maxInflightAppends)
+            {
                 progress[m.from]!.becomeProbe()
             }
             if progress[m.from]!.match < log.lastIndex { sendAppend(to: m.from) }
@@ -111,8 +113,9 @@ extension Raft {
         var m = Message(kind: .append, from: id, to: peer, term: term)
         m.index = prev
         m.logTerm = prevTerm
-        m.entries = log.slice(from: pr.next, to: log.lastIndex, maxCount: config.maxEntriesPerAppend,
-                              maxBytes: config.maxBytesPerAppend)
+        m.entries = log.slice(
+            from: pr.next, to: log.lastIndex, maxCount: config.maxEntriesPerAppend,
+            maxBytes: config.maxBytesPerAppend)
         m.commit = log.committed
         if let last = m.entries.last, pr.state == .replicate {
             pr.next = last.index + 1  // pipelining: optimistic

@@ -71,7 +71,10 @@ public struct Raft: Sendable {
         term = hard.term
         vote = hard.vote
         log = RaftLog(snapshot: persisted.snapshot, entries: entries, committed: hard.commit)
-        if fresh && !config.initialVoters.isEmpty { log.stableIndex = 0; log.unstableFrom = 1 }
+        if fresh && !config.initialVoters.isEmpty {
+            log.stableIndex = 0
+            log.unstableFrom = 1
+        }
         conf = persisted.snapshot.conf
         confIndex = persisted.snapshot.index
         if let data = snapshotData, persisted.snapshot.index > 0 {
@@ -188,8 +191,9 @@ public struct Raft: Sendable {
     public var status: RaftStatus {
         var prs: [NodeID: RaftStatus.MemberProgress] = [:]
         for (pid, p) in progress {
-            prs[pid] = .init(match: p.match, next: p.next, state: p.state.rawValue, isLearner: p.isLearner,
-                             recentActive: p.recentActive)
+            prs[pid] = .init(
+                match: p.match, next: p.next, state: p.state.rawValue, isLearner: p.isLearner,
+                recentActive: p.recentActive)
         }
         return RaftStatus(
             id: id, role: role, term: term, vote: vote, leader: leader, commitIndex: log.committed,

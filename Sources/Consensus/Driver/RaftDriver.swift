@@ -60,8 +60,10 @@ public final class RaftDriver {
 
     /// Loads state from `store` (restoring the latest snapshot into `stateMachine`) and
     /// starts the core as a follower. Throws the store's error if recovery fails.
-    public init(config: RaftConfig, store: any RaftLogStore, transport: any RaftTransport,
-                stateMachine: any RaftStateMachine, options: RaftDriverOptions = RaftDriverOptions()) throws {
+    public init(
+        config: RaftConfig, store: any RaftLogStore, transport: any RaftTransport,
+        stateMachine: any RaftStateMachine, options: RaftDriverOptions = RaftDriverOptions()
+    ) throws {
         self.store = store
         self.transport = transport
         self.stateMachine = stateMachine
@@ -99,8 +101,10 @@ public final class RaftDriver {
     /// Proposes `data`; `completion` gets the state machine's result once the entry is
     /// committed and applied here, or an error (see `RaftDriverError` for which are
     /// definite and which ambiguous).
-    public func propose(_ data: [UInt8], timeoutTicks: Int? = nil,
-                        completion: @escaping (Result<[UInt8], RaftDriverError>) -> Void) {
+    public func propose(
+        _ data: [UInt8], timeoutTicks: Int? = nil,
+        completion: @escaping (Result<[UInt8], RaftDriverError>) -> Void
+    ) {
         submit(completion: completion, timeoutTicks: timeoutTicks) { $0.propose(data) }
     }
 
@@ -124,8 +128,10 @@ public final class RaftDriver {
     }
 
     /// Proposes one membership change; completes when it is applied here.
-    public func changeMembership(_ change: ConfChange, timeoutTicks: Int? = nil,
-                                 completion: @escaping (Result<Void, RaftDriverError>) -> Void) {
+    public func changeMembership(
+        _ change: ConfChange, timeoutTicks: Int? = nil,
+        completion: @escaping (Result<Void, RaftDriverError>) -> Void
+    ) {
         submit(completion: { completion($0.map { _ in () }) }, timeoutTicks: timeoutTicks) {
             $0.proposeConfChange(change)
         }
@@ -133,8 +139,10 @@ public final class RaftDriver {
 
     /// Adds `id` as a learner, waits until it has caught up, then promotes it to voter
     /// (thesis §4.2.1). Completes when the promotion is applied here.
-    public func addVoter(_ id: NodeID, timeoutTicks: Int? = nil,
-                         completion: @escaping (Result<Void, RaftDriverError>) -> Void) {
+    public func addVoter(
+        _ id: NodeID, timeoutTicks: Int? = nil,
+        completion: @escaping (Result<Void, RaftDriverError>) -> Void
+    ) {
         let limit = deadline(timeoutTicks)
         let finish: Completion = { completion($0.map { _ in () }) }
         changeMembership(.addLearner(id), timeoutTicks: timeoutTicks) { [weak self] result in
@@ -147,8 +155,10 @@ public final class RaftDriver {
     }
 
     /// Hands leadership to `target`; completes when this member sees `target` lead.
-    public func transferLeadership(to target: NodeID, timeoutTicks: Int? = nil,
-                                   completion: @escaping (Result<Void, RaftDriverError>) -> Void) {
+    public func transferLeadership(
+        to target: NodeID, timeoutTicks: Int? = nil,
+        completion: @escaping (Result<Void, RaftDriverError>) -> Void
+    ) {
         if let stoppedReason { return completion(.failure(.stopped(reason: stoppedReason))) }
         switch raft.transferLeadership(to: target) {
         case .failure(let refusal): completion(.failure(RaftDriverError(refusal)))
@@ -174,8 +184,10 @@ public final class RaftDriver {
 
     func deadline(_ timeoutTicks: Int?) -> UInt64 { now + UInt64(max(1, timeoutTicks ?? options.requestTimeoutTicks)) }
 
-    func submit(completion: @escaping Completion, timeoutTicks: Int?,
-                _ body: (inout Raft) -> Result<(index: UInt64, term: UInt64), RaftRefusal>) {
+    func submit(
+        completion: @escaping Completion, timeoutTicks: Int?,
+        _ body: (inout Raft) -> Result<(index: UInt64, term: UInt64), RaftRefusal>
+    ) {
         if let stoppedReason { return completion(.failure(.stopped(reason: stoppedReason))) }
         guard proposals.count < options.pendingRequestsMax else { return completion(.failure(.busy)) }
         switch body(&raft) {
@@ -183,7 +195,8 @@ public final class RaftDriver {
         case .success(let at):
             // An older proposal at this index lost its entry here (we appended over it).
             proposals[at.index]?.completion(.failure(.outcomeUnknown))
-            proposals[at.index] = PendingProposal(term: at.term, deadline: deadline(timeoutTicks), completion: completion)
+            proposals[at.index] = PendingProposal(
+                term: at.term, deadline: deadline(timeoutTicks), completion: completion)
             process()
         }
     }

@@ -71,8 +71,9 @@ public enum MessageCodec {
             meta.conf.learners = try decodeIDs(&r, field: "learners")
             m.snapshot = meta
             m.snapshotOffset = try r.varint()
-            m.snapshotData = try r.bytes(count: try r.varint(), field: "snapshot chunk",
-                                         limit: UInt64(Limits.chunkBytesMax))
+            m.snapshotData = try r.bytes(
+                count: try r.varint(), field: "snapshot chunk",
+                limit: UInt64(Limits.chunkBytesMax))
         } else if m.snapshotDone {
             throw .badValue(field: "flags (done without snapshot)", value: UInt64(flags))
         }

@@ -1,12 +1,14 @@
 import Testing
+
 @testable import Consensus
 
 /// Byte-in/byte-out tests of the Raft wire codec.
 @Suite struct MessageCodecTests {
     static func randomMessage(_ rng: inout RaftRandom) -> Message {
         let kinds = Message.Kind.allCases
-        var m = Message(kind: kinds[Int(rng.below(UInt64(kinds.count)))], from: rng.below(9) + 1, to: rng.below(9) + 1,
-                        term: rng.below(2) == 0 ? rng.below(100) : rng.next())
+        var m = Message(
+            kind: kinds[Int(rng.below(UInt64(kinds.count)))], from: rng.below(9) + 1, to: rng.below(9) + 1,
+            term: rng.below(2) == 0 ? rng.below(100) : rng.next())
         m.logTerm = rng.below(1000)
         m.index = rng.below(2) == 0 ? rng.below(1000) : rng.next()
         m.commit = rng.below(1000)
@@ -15,11 +17,15 @@ import Testing
         m.context = rng.below(3) == 0 ? rng.next() : 0
         for i in 0..<rng.below(4) {
             let data = (0..<rng.below(40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-            m.entries.append(Entry(term: rng.below(9) + 1, index: 10 + i, kind: Entry.Kind(rawValue: UInt8(rng.below(3)))!, data: data))
+            m.entries.append(
+                Entry(
+                    term: rng.below(9) + 1, index: 10 + i, kind: Entry.Kind(rawValue: UInt8(rng.below(3)))!, data: data)
+            )
         }
         if rng.below(3) == 0 {
-            m.snapshot = SnapshotMetadata(index: rng.below(500), term: rng.below(9),
-                                          conf: ConfState(voters: [1, 2, rng.below(9) + 3], learners: [20]))
+            m.snapshot = SnapshotMetadata(
+                index: rng.below(500), term: rng.below(9),
+                conf: ConfState(voters: [1, 2, rng.below(9) + 3], learners: [20]))
             m.snapshotOffset = rng.below(1 << 20)
             m.snapshotData = (0..<rng.below(64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             m.snapshotDone = rng.below(2) == 0
@@ -64,7 +70,10 @@ import Testing
         var decoded = 0
         for i in 0..<50_000 {
             var bytes = (0..<rng.below(64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-            if i % 2 == 0 && bytes.count >= 2 { bytes[0] = 1; bytes[1] = UInt8(1 + rng.below(11)) }  // get past the header
+            if i % 2 == 0 && bytes.count >= 2 {
+                bytes[0] = 1
+                bytes[1] = UInt8(1 + rng.below(11))
+            }  // get past the header
             if (try? MessageCodec.decode(bytes)) != nil { decoded += 1 }
         }
         #expect(decoded < 50_000)
@@ -89,7 +98,9 @@ import Testing
         // An append claiming 2^40 entries, and one claiming a 2^40-byte entry.
         var manyEntries: [UInt8] = [1, 1, 1, 2, 1, 0, 0, 0, 0, 0, 0]
         Varint.put(1 << 40, into: &manyEntries)
-        #expect(throws: DecodeError.tooLong(field: "entries", value: 1 << 40, limit: UInt64(Limits.entriesPerMessageMax))) {
+        #expect(
+            throws: DecodeError.tooLong(field: "entries", value: 1 << 40, limit: UInt64(Limits.entriesPerMessageMax))
+        ) {
             try MessageCodec.decode(manyEntries)
         }
         var bigEntry: [UInt8] = [1, 1, 1, 2, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0]

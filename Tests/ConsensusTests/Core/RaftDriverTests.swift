@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Consensus
 
 /// The driver's contract, on one member with in-memory storage.
@@ -8,12 +9,15 @@ import Testing
         func send(_ messages: [Message]) { sent += messages }
     }
 
-    static func singleNode(store: SimLogStore = SimLogStore(), kv: SimKV = SimKV(),
-                           snapshotEvery: UInt64 = 1_000) throws -> RaftDriver {
+    static func singleNode(
+        store: SimLogStore = SimLogStore(), kv: SimKV = SimKV(),
+        snapshotEvery: UInt64 = 1_000
+    ) throws -> RaftDriver {
         var opts = RaftDriverOptions()
         opts.snapshotEveryEntries = snapshotEvery
-        return try RaftDriver(config: RaftConfig(id: 1, initialVoters: [1]), store: store, transport: Outbox(),
-                              stateMachine: kv, options: opts)
+        return try RaftDriver(
+            config: RaftConfig(id: 1, initialVoters: [1]), store: store, transport: Outbox(),
+            stateMachine: kv, options: opts)
     }
 
     static func elect(_ d: RaftDriver) {
@@ -34,8 +38,9 @@ import Testing
     }
 
     @Test func followerRefusesProposalsWithALeaderHint() throws {
-        let d = try RaftDriver(config: RaftConfig(id: 2, initialVoters: [1, 2, 3]), store: SimLogStore(),
-                               transport: Outbox(), stateMachine: SimKV())
+        let d = try RaftDriver(
+            config: RaftConfig(id: 2, initialVoters: [1, 2, 3]), store: SimLogStore(),
+            transport: Outbox(), stateMachine: SimKV())
         var append = Message(kind: .heartbeat, from: 3, to: 2, term: 4)
         append.commit = 1
         d.receive(append)

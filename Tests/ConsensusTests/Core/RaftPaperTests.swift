@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Consensus
 
 /// The claims of the Raft paper (Ongaro & Ousterhout 2014) and thesis, one by one.
@@ -29,7 +30,10 @@ import Testing
     }
 
     @Test func voterGrantsAtMostOneVotePerTerm() {
-        var net = RaftTestNetwork([1, 2, 3]) { $0.preVote = false; $0.checkQuorum = false }
+        var net = RaftTestNetwork([1, 2, 3]) {
+            $0.preVote = false
+            $0.checkQuorum = false
+        }
         var ask = Message(kind: .requestVote, from: 1, to: 3, term: 2)
         ask.index = 1
         ask.logTerm = 1
@@ -116,7 +120,10 @@ import Testing
     }
 
     @Test func pipelineIsBoundedByMaxInflightAppends() {
-        var net = RaftTestNetwork([1, 2]) { $0.maxInflightAppends = 2; $0.maxEntriesPerAppend = 1 }
+        var net = RaftTestNetwork([1, 2]) {
+            $0.maxInflightAppends = 2
+            $0.maxEntriesPerAppend = 1
+        }
         net.elect(1)
         net.deliverAll()
         for i in 0..<10 { net.propose(1, [UInt8(i)]) }
@@ -128,7 +135,10 @@ import Testing
     // MARK: §5.4 Safety
 
     @Test func voterRefusesCandidateWithLessUpToDateLog() {
-        var net = RaftTestNetwork([1, 2, 3]) { $0.preVote = false; $0.checkQuorum = false }
+        var net = RaftTestNetwork([1, 2, 3]) {
+            $0.preVote = false
+            $0.checkQuorum = false
+        }
         net.elect(1)
         net.propose(1, [1])
         net.deliverAll { $0.to == 3 }
@@ -143,7 +153,10 @@ import Testing
     @Test func leaderNeverCommitsOlderTermEntryByCountingReplicas() {
         // Figure 8: an entry of term 2 on a majority is not committed by a term-3 leader
         // until an entry of term 3 is.
-        var net = RaftTestNetwork([1, 2, 3]) { $0.preVote = false; $0.checkQuorum = false }
+        var net = RaftTestNetwork([1, 2, 3]) {
+            $0.preVote = false
+            $0.checkQuorum = false
+        }
         net.elect(1)
         net.propose(1, [1])
         net.inflight.removeAll()  // lost: only the leader has it
@@ -185,7 +198,9 @@ import Testing
     @Test func learnerNeverCampaigns() {
         var net = RaftTestNetwork([1, 2, 3])
         net.elect(1)
-        net.nodes[4] = Raft(config: RaftConfig(id: 4), persisted: PersistedState(hardState: HardState(), snapshot: SnapshotMetadata(), entries: []))
+        net.nodes[4] = Raft(
+            config: RaftConfig(id: 4),
+            persisted: PersistedState(hardState: HardState(), snapshot: SnapshotMetadata(), entries: []))
         _ = net[1].proposeConfChange(.addLearner(4))
         net.flush(1)
         net.deliverAll()
@@ -216,7 +231,9 @@ import Testing
             Issue.record("promotion of a learner with no log was accepted")
             return
         }
-        net.nodes[4] = Raft(config: RaftConfig(id: 4), persisted: PersistedState(hardState: HardState(), snapshot: SnapshotMetadata(), entries: []))
+        net.nodes[4] = Raft(
+            config: RaftConfig(id: 4),
+            persisted: PersistedState(hardState: HardState(), snapshot: SnapshotMetadata(), entries: []))
         net.tick(1, 2)
         net.deliverAll()
         #expect((try? net[1].proposeConfChange(.promote(4)).get()) != nil)

@@ -13,7 +13,8 @@ struct RaftTestNetwork {
             var c = RaftConfig(id: id, initialVoters: ids)
             c.randomSeed = id
             configure(&c)
-            nodes[id] = Raft(config: c, persisted: PersistedState(hardState: HardState(), snapshot: SnapshotMetadata(), entries: []))
+            nodes[id] = Raft(
+                config: c, persisted: PersistedState(hardState: HardState(), snapshot: SnapshotMetadata(), entries: []))
         }
         flushAll()
     }

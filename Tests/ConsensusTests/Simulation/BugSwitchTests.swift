@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Consensus
 
 /// The simulator proves it can find bugs: each classic Raft bug, switched on alone, must

@@ -64,7 +64,9 @@ extension SimCluster {
         for i in history.indices where history[i].status == .pending { history[i].status = .ambiguous }
         if let key = LinearizabilityChecker.check(history) {
             let ops = history.filter { $0.key == key && $0.status != .failed }
-            let lines = ops.map { "  c\($0.client) \($0.isPut ? "put" : "get") \($0.value) [\($0.invoke), \($0.response == .max ? "∞" : String($0.response))] \($0.status)" }
+            let lines = ops.map {
+                "  c\($0.client) \($0.isPut ? "put" : "get") \($0.value) [\($0.invoke), \($0.response == .max ? "∞" : String($0.response))] \($0.status)"
+            }
             fail("history of key \(key) is not linearizable:\n" + lines.joined(separator: "\n"))
         }
     }

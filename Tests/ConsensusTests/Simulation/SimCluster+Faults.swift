@@ -14,8 +14,12 @@ extension SimCluster {
             for a in ids { for b in ids where side.contains(a) != side.contains(b) { faults.cut.insert([a, b]) } }
             note("PARTITION \(side.sorted()) | rest")
         case 1, 2:  // cut one directed link (asymmetric); repeated, this cuts links one by one
-            let a = pick(&rng), b = pick(&rng)
-            if a != b { faults.cut.insert([a, b]); note("CUT n\(a)→n\(b)") }
+            let a = pick(&rng)
+            let b = pick(&rng)
+            if a != b {
+                faults.cut.insert([a, b])
+                note("CUT n\(a)→n\(b)")
+            }
         case 3, 4:  // restore one cut link, in random order
             if let link = faults.cut.sorted(by: { $0.lexicographicallyPrecedes($1) }).randomElement(using: &rng) {
                 faults.cut.remove(link)
@@ -26,7 +30,12 @@ extension SimCluster {
             note("HEAL NETWORK")
         case 6:
             let n = nodes[pick(&rng)]!
-            if n.driver != nil { crash(n); checkNode(n) } else { start(n) }
+            if n.driver != nil {
+                crash(n)
+                checkNode(n)
+            } else {
+                start(n)
+            }
         case 7:  // crash in the middle of the next Ready's write
             let n = nodes[pick(&rng)]!
             n.store.failNextSync = true
@@ -122,7 +131,8 @@ extension SimCluster {
         for id in members {
             guard let n = nodes[id], let d = n.driver else { return false }
             guard d.raft.leader == l.id, d.raft.term == r.term, d.appliedIndex == r.log.committed,
-                  n.kv.kv == l.kv.kv else { return false }
+                n.kv.kv == l.kv.kv
+            else { return false }
         }
         for n in nodes.values where n.id != l.id {
             if let d = n.driver, d.raft.role == .leader && d.raft.term >= r.term { return false }
@@ -132,11 +142,13 @@ extension SimCluster {
 
     func summary() -> String {
         let pending = history.indices.filter { history[$0].status == .pending }
-        return "pending ops \(pending.map { "\(history[$0])" }); " + order.map { id in
-            let n = nodes[id]!
-            guard let d = n.driver else { return "n\(id):down" }
-            let r = d.raft
-            return "n\(id):\(r.role) t\(r.term) lead \(r.leader) commit \(r.log.committed) applied \(d.appliedIndex) last \(r.log.lastIndex) voters \(r.conf.voters.sorted()) learners \(r.conf.learners.sorted())"
-        }.joined(separator: "; ")
+        return "pending ops \(pending.map { "\(history[$0])" }); "
+            + order.map { id in
+                let n = nodes[id]!
+                guard let d = n.driver else { return "n\(id):down" }
+                let r = d.raft
+                return
+                    "n\(id):\(r.role) t\(r.term) lead \(r.leader) commit \(r.log.committed) applied \(d.appliedIndex) last \(r.log.lastIndex) voters \(r.conf.voters.sorted()) learners \(r.conf.learners.sorted())"
+            }.joined(separator: "; ")
     }
 }

@@ -37,9 +37,13 @@ extension SimCluster {
         var prevTerm = view.term(first.index - 1) ?? 0
         for e in entries {
             let key = [e.index, e.term]
-            let value = [prevTerm, UInt64(e.kind.rawValue), UInt64(e.data.count), e.data.reduce(0) { $0 &* 31 &+ UInt64($1) }]
+            let value = [
+                prevTerm, UInt64(e.kind.rawValue), UInt64(e.data.count), e.data.reduce(0) { $0 &* 31 &+ UInt64($1) },
+            ]
             if let seen = logMatch[key] {
-                if seen != value { fail("Log Matching: n\(node.id) entry \(e.index)/t\(e.term) differs from another log's") }
+                if seen != value {
+                    fail("Log Matching: n\(node.id) entry \(e.index)/t\(e.term) differs from another log's")
+                }
             } else {
                 logMatch[key] = value
             }
@@ -57,7 +61,9 @@ extension SimCluster {
 
     func register(_ node: SimNode, _ e: Entry) {
         if let c = committed[e.index] {
-            if c != e { fail("State Machine Safety: n\(node.id) has \(e.index)/t\(e.term) but t\(c.term) was committed") }
+            if c != e {
+                fail("State Machine Safety: n\(node.id) has \(e.index)/t\(e.term) but t\(c.term) was committed")
+            }
         } else {
             committed[e.index] = e
         }
@@ -72,11 +78,17 @@ extension SimCluster {
         let r = d.raft
         let log = r.log
         if !(log.snapshotIndex <= d.appliedIndex && d.appliedIndex <= log.committed && log.committed <= log.lastIndex) {
-            fail("n\(node.id) snapshot \(log.snapshotIndex) ≤ applied \(d.appliedIndex) ≤ commit \(log.committed) ≤ last \(log.lastIndex) broken")
+            fail(
+                "n\(node.id) snapshot \(log.snapshotIndex) ≤ applied \(d.appliedIndex) ≤ commit \(log.committed) ≤ last \(log.lastIndex) broken"
+            )
         }
         if r.term < node.seenTerm { fail("n\(node.id) term went back") }
-        if r.term == node.seenTerm && node.seenVote != 0 && r.vote != node.seenVote { fail("n\(node.id) changed its vote in term \(r.term)") }
-        if log.committed < node.seenCommit { fail("n\(node.id) commit went back \(node.seenCommit) → \(log.committed)") }
+        if r.term == node.seenTerm && node.seenVote != 0 && r.vote != node.seenVote {
+            fail("n\(node.id) changed its vote in term \(r.term)")
+        }
+        if log.committed < node.seenCommit {
+            fail("n\(node.id) commit went back \(node.seenCommit) → \(log.committed)")
+        }
         if d.appliedIndex < node.seenApplied { fail("n\(node.id) applied went back") }
         if r.role == .leader {
             if let other = leaders[r.term], other != node.id {
@@ -101,7 +113,9 @@ extension SimCluster {
         guard let disk = nodes[m.from]?.store.durable else { return }
         if m.kind == .requestVoteResponse && !m.reject {
             if !(disk.hard.term > m.term || (disk.hard.term == m.term && disk.hard.vote == m.to)) {
-                fail("n\(m.from) granted its vote in term \(m.term) to n\(m.to) before persisting it (disk: term \(disk.hard.term) vote \(disk.hard.vote))")
+                fail(
+                    "n\(m.from) granted its vote in term \(m.term) to n\(m.to) before persisting it (disk: term \(disk.hard.term) vote \(disk.hard.vote))"
+                )
             }
         }
         if m.kind == .appendResponse && !m.reject && m.term == disk.hard.term {

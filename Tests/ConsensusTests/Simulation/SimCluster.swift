@@ -130,8 +130,9 @@ final class SimCluster {
         opts.requestTimeoutTicks = 100
         let transport = SimTransport { [unowned self] ms in self.transmit(ms) }
         do {
-            node.driver = try RaftDriver(config: config(for: node), store: node.store, transport: transport,
-                                         stateMachine: node.kv, options: opts)
+            node.driver = try RaftDriver(
+                config: config(for: node), store: node.store, transport: transport,
+                stateMachine: node.kv, options: opts)
         } catch {
             fail("node \(node.id) failed to start: \(error)")
         }
@@ -142,7 +143,9 @@ final class SimCluster {
         node.seenRole = .follower
         node.seenVoters = node.driver?.raft.conf.voters ?? []
         node.checkedCommit = node.driver?.raft.log.snapshotIndex ?? 0
-        note("n\(node.id) started: term \(node.driver?.raft.term ?? 0) commit \(node.driver?.raft.log.committed ?? 0) last \(node.driver?.raft.log.lastIndex ?? 0)")
+        note(
+            "n\(node.id) started: term \(node.driver?.raft.term ?? 0) commit \(node.driver?.raft.log.committed ?? 0) last \(node.driver?.raft.log.lastIndex ?? 0)"
+        )
         afterInput(node)
     }
 
@@ -207,7 +210,10 @@ final class SimCluster {
                     finish(op, .ambiguous)
                 }
             case .resume(let id):
-                if let n = nodes[id], n.paused { n.paused = false; note("RESUME n\(id)") }
+                if let n = nodes[id], n.paused {
+                    n.paused = false
+                    note("RESUME n\(id)")
+                }
             case .restart(let id):
                 if let n = nodes[id], n.driver == nil { start(n) }
             }

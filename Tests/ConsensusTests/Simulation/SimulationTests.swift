@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Consensus
 
 /// Runs one seed; on a violation, replays it with tracing and returns a readable report.
@@ -12,7 +13,8 @@ func simulate(seed: UInt64, bugs: RaftBugs = [], traceLines: Int = 400, stats: i
     let replay = SimCluster(seed: seed, params: params, tracing: true)
     let again = replay.run()
     let tail = replay.trace.suffix(traceLines).joined(separator: "\n")
-    return "\(violation)\nreplay: \(again == violation ? "identical" : "DIFFERENT: \(again ?? "none")")\n--- last \(traceLines) events ---\n\(tail)"
+    return
+        "\(violation)\nreplay: \(again == violation ? "identical" : "DIFFERENT: \(again ?? "none")")\n--- last \(traceLines) events ---\n\(tail)"
 }
 
 /// Seeds for the CI run: `WARREN_SIM_SEEDS` (count) and `WARREN_SIM_FIRST` override.
@@ -34,7 +36,9 @@ func simulationSeeds(default count: UInt64) -> [UInt64] {
                 return
             }
         }
-        print("simulation shard \(shard): \(seeds.count) seeds, " + stats.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        print(
+            "simulation shard \(shard): \(seeds.count) seeds, "
+                + stats.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         // The runs must exercise what they claim to (a simulation that never crashes or
         // elects proves nothing).
         let n = seeds.count
