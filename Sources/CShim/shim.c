@@ -29,6 +29,27 @@ void warren_ssl_ctx_set_servername_cb(SSL_CTX *ctx, int (*cb)(SSL *, int *, void
     SSL_CTX_set_tlsext_servername_arg(ctx, arg);
 }
 
+// ---- TLS (Sources/Tunnel/TLS) ----------------------------------------------------
+int warren_ssl_ctx_add1_chain_cert(SSL_CTX *ctx, X509 *x509) { return (int)SSL_CTX_add1_chain_cert(ctx, x509); }
+
+static int warren_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                                 const unsigned char *in, unsigned int inlen, void *arg) {
+    (void)ssl;
+    const unsigned char *protos = (const unsigned char *)arg;
+    unsigned int length = protos[0] | ((unsigned int)protos[1] << 8);
+    unsigned char *selected = NULL;
+    if (SSL_select_next_proto(&selected, outlen, protos + 2, length, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+void warren_ssl_ctx_set_alpn_select(SSL_CTX *ctx, const unsigned char *prefixed) {
+    SSL_CTX_set_alpn_select_cb(ctx, warren_alpn_select_cb, (void *)prefixed);
+}
+void warren_bio_set_retry_read(BIO *bio) { BIO_set_retry_read(bio); }
+void warren_bio_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio); }
+// ---- end TLS --------------------------------------------------------------------
+
 int warren_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 int warren_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
     struct epoll_event ev;

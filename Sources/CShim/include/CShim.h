@@ -26,6 +26,20 @@ int warren_bio_shutdown_wr(BIO *bio);
 /// Sets the servername callback that swaps the SSL's context on the server (SNI).
 void warren_ssl_ctx_set_servername_cb(SSL_CTX *ctx, int (*cb)(SSL *, int *, void *), void *arg);
 
+// ---- TLS (Sources/Tunnel/TLS) ----------------------------------------------------
+/// SSL_CTX_add1_chain_cert: appends an intermediate to the context's chain (up-refs x509).
+int warren_ssl_ctx_add1_chain_cert(SSL_CTX *ctx, X509 *x509);
+/// Installs a server ALPN select callback choosing the first of the server's protocols
+/// that the client offered; no overlap is a fatal no_application_protocol alert
+/// (RFC 7301 §3.2). `prefixed` = a 2-byte little-endian length, then the ALPN wire list
+/// (length-prefixed names, server preference order); it must outlive ctx.
+void warren_ssl_ctx_set_alpn_select(SSL_CTX *ctx, const unsigned char *prefixed);
+/// BIO_set_retry_read: marks a custom BIO read as "retry later" (no data yet).
+void warren_bio_set_retry_read(BIO *bio);
+/// BIO_clear_retry_flags.
+void warren_bio_clear_retry_flags(BIO *bio);
+// ---- end TLS --------------------------------------------------------------------
+
 // ---- Linux syscalls -------------------------------------------------------------
 int warren_epoll_create(void);
 /// op: 1 add, 2 del, 3 mod; events: EPOLLIN=1, EPOLLOUT=4, EPOLLRDHUP=0x2000, EPOLLET=1u<<31.
