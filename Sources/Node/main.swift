@@ -6,7 +6,7 @@ enum Commands {
     static let table: [any WarrenCommand.Type] = [
         PKIInitCommand.self,
         PKIIssueCommand.self,
-        // RelayCommand.self,
+        RelayCommand.self,
         VersionCommand.self,
     ]
 }

@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Tunnel
+
+/// `warren relay`: stunnel's job on Warren's I/O core — a TLS relay for measuring the
+/// core and for debugging. Runs until SIGINT or SIGTERM.
+enum RelayCommand: WarrenCommand {
+    static let spec = CommandSpec(
+        path: ["relay"],
+        summary: "Relay TCP with TLS on one side (for measuring and debugging).",
+        details: """
+            --tls-client: accept plain TCP on --listen, connect to --to with mutual TLS 1.3,
+            verifying the target's certificate against --ca and --server-name (default: the
+            --to host). --tls-server: accept mutual TLS 1.3 on --listen (a client certificate
+            signed by --ca is required), connect plain to --to.
+
+            Example:
+              warren relay --tls-server --listen 127.0.0.1:9443 --to 127.0.0.1:8080 \\
+                --ca pki/ca.pem --cert pki/n1.pem --key pki/n1-key.pem
+            """,
+        flags: [
+            .value("listen", "ADDR", "Address to accept on: HOST:PORT or [V6]:PORT.", required: true),
+            .value("to", "ADDR", "Address to connect to.", required: true),
+            .bool("tls-client", "Plain in, TLS out."),
+            .bool("tls-server", "TLS in, plain out."),
+            .value("ca", "FILE", "CA certificate(s) that sign the peer's certificate."),
+            .value("cert", "FILE", "This side's certificate (PEM)."),
+            .value("key", "FILE", "This side's private key (PEM)."),
+            .value("server-name", "NAME", "Name the target's certificate must carry (--tls-client)."),
+            .value("loops", "N", "Event loop threads (default: one per core)."),
+        ])
+
+    static func run(_ args: ParsedArguments) throws -> Int32 {
+        let listen = try SocketAddress(parsing: try args.require("listen"))
+        let target = try SocketAddress(parsing: try args.require("to"))
+        let isClient = args.bool("tls-client")
+        let isServer = args.bool("tls-server")
+        guard isClient != isServer else {
+            throw ArgumentError.invalidValue(
+                "--tls-client/--tls-server", isClient ? "both" : "neither", expected: "exactly one of them")
+        }
+        let tls = try TLSConfiguration.files(
+            certificate: try args.require("cert"), key: try args.require("key"), ca: try args.require("ca"))
+        let context = try TLSContext(tls, side: isClient ? .client : .server)
+        let provider = TLSContextProvider(context)
+        let mode: Relay.Mode =
+            isClient ? .tlsClient(provider, serverName: args.string("server-name")) : .tlsServer(provider)
+        let loops = try args.int("loops", default: EventLoopGroup.defaultLoopCount, in: 1...256)
+
+        let signals = blockTerminationSignals()
+        let group = try EventLoopGroup(loopCount: loops)
+        let relay = try Relay(.init(listen: listen, target: target, mode: mode), group: group)
+        let shown = listen.port == 0 ? "\(listen.host):\(relay.port)" : "\(listen)"
+        printErr("warren relay: \(isClient ? "plain" : "TLS") \(shown) → \(isClient ? "TLS" : "plain") \(target) "
+            + "(\(loops) loops, certificate serial \(context.certificateSerialHex ?? "-"))")
+        var signal: Int32 = 0
+        var set = signals
+        sigwait(&set, &signal)
+        printErr("warren relay: signal \(signal), stopping (\(relay.statistics.accepted.load) connections served)")
+        relay.stop()
+        group.shutdown()
+        return 0
+    }
+
+    private static func blockTerminationSignals() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        return set
+    }
+
+    private static func printErr(_ line: String) {
+        var text = line + "\n"
+        text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
