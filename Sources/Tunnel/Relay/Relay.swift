@@ -105,42 +105,50 @@ final class RelayPair: ConnectionDelegate {
     private var inbound: Connection?
     private var outbound: Connection?
     private let statistics: Relay.Statistics
-    private var closedCount = 0
+    private let loop: EventLoop
+    private let configuration: Relay.Configuration
 
-    private init(statistics: Relay.Statistics) { self.statistics = statistics }
+    private init(statistics: Relay.Statistics, loop: EventLoop, configuration: Relay.Configuration) {
+        self.statistics = statistics
+        self.loop = loop
+        self.configuration = configuration
+    }
 
     static func start(acceptedFD fd: Int32, loop: EventLoop, configuration: Relay.Configuration,
                       statistics: Relay.Statistics) {
         statistics.accepted.increment()
-        let pair = RelayPair(statistics: statistics)
+        let pair = RelayPair(statistics: statistics, loop: loop, configuration: configuration)
         do {
             var serverContext: TLSContext?
-            var clientContext: TLSContext?
-            var serverName: String?
-            switch configuration.mode {
-            case .plain: break
-            case .tlsServer(let provider): serverContext = provider.current
-            case .tlsClient(let provider, let name):
-                clientContext = provider.current
-                serverName = name ?? configuration.target.host
-            }
+            if case .tlsServer(let provider) = configuration.mode { serverContext = provider.current }
             let inbound = try Connection(loop: loop, acceptedFD: fd, tls: serverContext, limits: configuration.limits)
             pair.inbound = inbound
             inbound.delegate = pair
-            let outbound = try Connection(
-                loop: loop, connectTo: configuration.target, tls: clientContext, serverName: serverName,
-                limits: configuration.limits)
-            pair.outbound = outbound
-            outbound.delegate = pair
             statistics.active.increment()
             try inbound.start()
-            try outbound.start()
+            // A TLS server side dials the target only once the client has proved who it
+            // is (connectionDidBecomeActive); a plain side dials at once to save a round trip.
+            if serverContext == nil { try pair.dial() }
         } catch {
             statistics.failed.increment()
             statistics.lastError.withLock { $0 = "\(error)" }
             if let inbound = pair.inbound { inbound.close(error) } else { _ = closeFD(fd) }
-            pair.outbound?.close(error)
         }
+    }
+
+    private func dial() throws {
+        var clientContext: TLSContext?
+        var serverName: String?
+        if case .tlsClient(let provider, let name) = configuration.mode {
+            clientContext = provider.current
+            serverName = name ?? configuration.target.host
+        }
+        let outbound = try Connection(
+            loop: loop, connectTo: configuration.target, tls: clientContext, serverName: serverName,
+            limits: configuration.limits)
+        self.outbound = outbound
+        outbound.delegate = self
+        try outbound.start()
     }
 
     private static func closeFD(_ fd: Int32) -> Int32 {
@@ -151,7 +159,10 @@ final class RelayPair: ConnectionDelegate {
 
     private func other(_ c: Connection) -> Connection? { c === inbound ? outbound : inbound }
 
-    func connectionDidBecomeActive(_ connection: Connection) {}
+    func connectionDidBecomeActive(_ connection: Connection) {
+        guard connection === inbound, outbound == nil else { return }
+        do { try dial() } catch { connection.close(error) }
+    }
 
     func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
         guard let peer = other(connection), !peer.isClosed else { return }
@@ -174,8 +185,8 @@ final class RelayPair: ConnectionDelegate {
             statistics.lastError.withLock { $0 = "\(error)" }
             other(connection)?.close(error)
         }
-        closedCount += 1
-        if closedCount == 2 {
+        let bothClosed = (inbound?.isClosed ?? true) && (outbound?.isClosed ?? true)
+        if bothClosed && inbound != nil {
             statistics.active.decrement()
             inbound = nil
             outbound = nil

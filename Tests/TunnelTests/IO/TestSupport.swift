@@ -59,7 +59,7 @@ final class EchoServer: Sendable {
 }
 
 /// A blocking TCP client for tests, with a receive timeout so a bug fails instead of hanging.
-struct BlockingClient: ~Copyable {
+final class BlockingClient {
     let fd: Int32
 
     init(port: UInt16, timeoutSeconds: Int = 20) throws {
