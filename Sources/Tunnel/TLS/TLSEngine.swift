@@ -26,12 +26,15 @@ final class TLSEngine {
 
     /// Result of driving the handshake.
     enum Progress {
-        case complete, needMoreInput, failed(TLSError)
+        case complete, needMoreInput
+        case failed(TLSError)
     }
 
     /// Result of reading plaintext.
     enum ReadResult {
-        case bytes(Int), needMoreInput, closeNotify, failed(TLSError)
+        case bytes(Int)
+        case needMoreInput, closeNotify
+        case failed(TLSError)
     }
 
     /// A session for `context`. Client: `serverName` is sent as SNI (unless an IP literal,

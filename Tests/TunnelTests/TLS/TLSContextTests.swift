@@ -39,7 +39,9 @@ struct TLSContextTests {
             certificateChainPEM: identity.certificatePEM, privateKeyPEM: "garbage", trustRootsPEM: roots)
         let badRoots = TLSConfiguration(
             certificateChainPEM: identity.certificatePEM, privateKeyPEM: identity.keyPEM, trustRootsPEM: "x")
-        for (config, what) in [(badCertificate, "own certificate"), (badKey, "own private key"), (badRoots, "trust roots")] {
+        for (config, what) in [
+            (badCertificate, "own certificate"), (badKey, "own private key"), (badRoots, "trust roots"),
+        ] {
             let error = #expect(throws: TLSError.self) { try TLSContext(config, side: .server) }
             #expect(error?.code == .configuration)
             #expect(error?.message.hasPrefix(what) == true, "\(error?.message ?? "")")

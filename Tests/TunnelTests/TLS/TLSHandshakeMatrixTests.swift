@@ -27,7 +27,8 @@ struct TLSHandshakeMatrixTests {
             server: try serverContext(try issueIdentity(from: rogue), trusting: ca))
         let (client, server) = pair.handshake()
         #expect(client.error?.code == .peerVerification)
-        #expect(client.error?.message.contains("peer certificate rejected: unable to get local issuer certificate") == true)
+        #expect(
+            client.error?.message.contains("peer certificate rejected: unable to get local issuer certificate") == true)
         #expect(server.error?.code == .handshake)
         #expect(server.error?.message.contains("tlsv1 alert unknown ca") == true)
     }
@@ -111,6 +112,18 @@ struct TLSHandshakeMatrixTests {
         #expect(try EnginePair.write([7], on: pair.client) == 1)
         pair.shuttle()
         #expect(EnginePair.readAvailable(pair.server).bytes == [7])
+    }
+
+    @Test func aClientThatDoesNotVerifyAcceptsAServerFromAnyCA() throws {
+        let ca = try makeTLSCA()
+        let rogue = try makeTLSCA("Rogue CA")
+        let client = try TLSContext(TLSConfiguration(verifyPeer: false), side: .client)
+        let pair = try EnginePair(
+            client: client,
+            server: try serverContext(try issueIdentity(from: rogue), trusting: ca, clientAuth: .none))
+        let (clientProgress, serverProgress) = pair.handshake()
+        #expect(clientProgress.isComplete && serverProgress.isComplete)
+        #expect(pair.client.peerCertificate?.issuerCommonName == "Rogue CA")
     }
 
     @Test func aRejectedEngineKeepsReportingItsFirstFailure() throws {

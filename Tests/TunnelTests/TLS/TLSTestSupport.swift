@@ -28,7 +28,8 @@ func issueIdentity(
         commonName: name, role: role, dnsNames: dnsNames, ipAddresses: ipAddresses,
         notBefore: notBefore ?? now - 60, notAfter: notAfter ?? now + 30 * tlsDay)
     let (certificate, key) = try ca.issueWithNewKey(profile)
-    return TLSIdentity(certificate: certificate, certificatePEM: try certificate.pemString(), keyPEM: try key.pemString())
+    return TLSIdentity(
+        certificate: certificate, certificatePEM: try certificate.pemString(), keyPEM: try key.pemString())
 }
 
 func serverContext(
