@@ -7,8 +7,8 @@ set -euo pipefail
 : "${WARREN_BIN:?}" "${WARREN_PKI:?}" "${HOST:?}" "${IPERF_PORT:?}" "${ECHO_PORT:?}"
 : "${EXT_IPERF_PORT:?}" "${EXT_ECHO_PORT:?}"
 pki=$WARREN_PKI
-server_flags=(--tls-server --ca "$pki/ca.pem" --cert "$pki/n1.pem" --key "$pki/n1-key.pem")
-client_flags=(--tls-client --ca "$pki/ca.pem" --cert "$pki/n2.pem" --key "$pki/n2-key.pem")
+server_flags=(--tls-server --ca "$pki/ca.pem" --cert "$pki/n1.pem" --key "$pki/n1-key.pem" ${WARREN_RESUME:+--resume})
+client_flags=(--tls-client --ca "$pki/ca.pem" --cert "$pki/n2.pem" --key "$pki/n2-key.pem" ${WARREN_RESUME:+--resume})
 pids=()
 for pair in "$EXT_IPERF_PORT:$IPERF_PORT" "$EXT_ECHO_PORT:$ECHO_PORT"; do
   front=${pair%%:*} target=${pair##*:} back=$(( ${pair%%:*} + 100 ))

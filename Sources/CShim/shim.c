@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CShim.h"
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -49,6 +50,51 @@ void warren_ssl_ctx_set_alpn_select(SSL_CTX *ctx, const unsigned char *prefixed)
 void warren_bio_set_retry_read(BIO *bio) { BIO_set_retry_read(bio); }
 void warren_bio_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio); }
 // ---- end TLS --------------------------------------------------------------------
+
+static pthread_once_t warren_session_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t warren_session_lock = PTHREAD_MUTEX_INITIALIZER;
+static int warren_session_index = -1;
+
+static void warren_session_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    if (ptr) SSL_SESSION_free((SSL_SESSION *)ptr);
+}
+static void warren_session_init(void) {
+    warren_session_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, warren_session_free);
+}
+static int warren_new_session(SSL *ssl, SSL_SESSION *session) {
+    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+    pthread_mutex_lock(&warren_session_lock);
+    SSL_SESSION *old = SSL_CTX_get_ex_data(ctx, warren_session_index);
+    SSL_CTX_set_ex_data(ctx, warren_session_index, session);
+    pthread_mutex_unlock(&warren_session_lock);
+    if (old) SSL_SESSION_free(old);
+    return 1; /* we keep the reference OpenSSL handed us */
+}
+void warren_ssl_ctx_enable_client_resumption(SSL_CTX *ctx) {
+    pthread_once(&warren_session_once, warren_session_init);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_sess_set_new_cb(ctx, warren_new_session);
+}
+void warren_ssl_ctx_enable_server_tickets(SSL_CTX *ctx) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 1);
+    /* Required with SSL_VERIFY_PEER, or OpenSSL fails every resumption attempt. */
+    static const unsigned char context[] = "warren";
+    SSL_CTX_set_session_id_context(ctx, context, sizeof context - 1);
+}
+int warren_ssl_offer_cached_session(SSL *ssl) {
+    if (warren_session_index < 0) return 0;
+    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+    int offered = 0;
+    pthread_mutex_lock(&warren_session_lock);
+    SSL_SESSION *session = SSL_CTX_get_ex_data(ctx, warren_session_index);
+    if (session && SSL_SESSION_is_resumable(session)) offered = SSL_set_session(ssl, session);
+    pthread_mutex_unlock(&warren_session_lock);
+    return offered;
+}
 
 int warren_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 int warren_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {

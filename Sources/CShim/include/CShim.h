@@ -40,6 +40,15 @@ void warren_bio_set_retry_read(BIO *bio);
 void warren_bio_clear_retry_flags(BIO *bio);
 // ---- end TLS --------------------------------------------------------------------
 
+// ---- TLS 1.3 session resumption ------------------------------------------------
+/// Client: keep the newest session ticket in a one-slot cache on the SSL_CTX (so one
+/// context must serve one server identity). Server: issue one stateless ticket per
+/// handshake.
+void warren_ssl_ctx_enable_client_resumption(SSL_CTX *ctx);
+void warren_ssl_ctx_enable_server_tickets(SSL_CTX *ctx);
+/// Offers the cached session (if any) on a new client SSL; returns 1 if one was offered.
+int warren_ssl_offer_cached_session(SSL *ssl);
+
 // ---- Linux syscalls -------------------------------------------------------------
 int warren_epoll_create(void);
 /// op: 1 add, 2 del, 3 mod; events: EPOLLIN=1, EPOLLOUT=4, EPOLLRDHUP=0x2000, EPOLLET=1u<<31.

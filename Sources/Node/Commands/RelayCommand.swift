@@ -29,6 +29,7 @@ enum RelayCommand: WarrenCommand {
             .value("key", "FILE", "This side's private key (PEM)."),
             .value("server-name", "NAME", "Name the target's certificate must carry (--tls-client)."),
             .value("loops", "N", "Event loop threads (default: one per core)."),
+            .bool("resume", "TLS 1.3 session resumption (tickets): later handshakes skip certificates, as stunnel does."),
         ])
 
     static func run(_ args: ParsedArguments) throws -> Int32 {
@@ -40,8 +41,9 @@ enum RelayCommand: WarrenCommand {
             throw ArgumentError.invalidValue(
                 "--tls-client/--tls-server", isClient ? "both" : "neither", expected: "exactly one of them")
         }
-        let tls = try TLSConfiguration.files(
+        var tls = try TLSConfiguration.files(
             certificate: try args.require("cert"), key: try args.require("key"), ca: try args.require("ca"))
+        tls.resumeSessions = args.bool("resume")
         let context = try TLSContext(tls, side: isClient ? .client : .server)
         let provider = TLSContextProvider(context)
         let mode: Relay.Mode =

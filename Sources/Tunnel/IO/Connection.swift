@@ -42,7 +42,7 @@ final class Connection: EventHandler {
     private var closeNotifyQueued = false
 
     /// Bytes a single read pulls from the kernel; also the TLS ciphertext read size.
-    static let readChunkBytes = 256 * 1024
+    static let readChunkBytes = 512 * 1024
 
     /// Wraps an accepted socket. `tls` makes it the server side of a handshake.
     init(loop: EventLoop, acceptedFD fd: Int32, tls context: TLSContext?, limits: ConnectionLimits) throws {
@@ -242,6 +242,8 @@ final class Connection: EventHandler {
         } else {
             decryptAndDeliver()
         }
+        // An idle TLS connection keeps no ciphertext buffer (only a partial record, if any).
+        if state != .closed { tls.inbound.releaseIfEmpty() }
     }
 
     /// Decrypts what is buffered and hands it to the delegate until input runs out or

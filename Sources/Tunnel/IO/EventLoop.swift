@@ -46,7 +46,7 @@ public final class EventLoop: @unchecked Sendable {
     /// owns no read buffer. Invariant: borrowed only for the duration of one callback.
     let readScratch: UnsafeMutableRawBufferPointer
     let plainScratch: UnsafeMutableRawBufferPointer
-    static let scratchBytes = 256 * 1024
+    static let scratchBytes = 512 * 1024
 
     private static let wakeToken: UInt64 = .max
 

@@ -24,6 +24,11 @@ public struct TLSConfiguration: Sendable {
     public var verifyPeer: Bool
     /// ALPN protocol names in preference order; empty sends/accepts none.
     public var alpn: [String]
+    /// TLS 1.3 resumption (off by default). Client: offer the last ticket this context
+    /// received, so use one client context per server identity. Server: issue tickets.
+    /// A resumed session skips certificate verification, so whoever enables it must
+    /// re-check the peer's serial against revocations on resume.
+    public var resumeSessions: Bool = false
 
     /// A configuration; every field can also be set afterwards.
     public init(

@@ -54,6 +54,11 @@ public final class TLSContext: @unchecked Sendable {
         warren_ssl_ctx_set_defaults(ctx)
         warren_ssl_ctx_disable_session_cache(ctx)
         warren_ssl_ctx_set_num_tickets0(ctx)
+        if config.resumeSessions {
+            if side == .client { warren_ssl_ctx_enable_client_resumption(ctx) } else {
+                warren_ssl_ctx_enable_server_tickets(ctx)
+            }
+        }
 
         let leaf = try Self.installIdentity(ctx, config, refusingExpired: refusingExpiredCertificate)
         guard leaf != nil || side == .client else {

@@ -57,10 +57,14 @@ final class TLSEngine {
         case .client:
             SSL_set_connect_state(ssl)
             if let serverName { try configureServerName(serverName) }
+            _ = warren_ssl_offer_cached_session(ssl)
         }
     }
 
     deinit { SSL_free(ssl) }
+
+    /// True when this session was resumed from a ticket (no certificates exchanged).
+    var isResumed: Bool { SSL_session_reused(ssl) == 1 }
 
     private func configureServerName(_ name: String) throws(TLSError) {
         let isIP = IPAddressText.parse(name) != nil
