@@ -237,3 +237,73 @@ final class SenderThread: @unchecked Sendable {
 
     func join() { pthread_join(thread, nil) }
 }
+
+/// Plain relays, IPv6 and the connection timeouts.
+@Suite("Relay limits and address families", .serialized)
+struct RelayLimitTests {
+    static func plainRelay(listen: String, echo: EchoServer, group: EventLoopGroup, limits: ConnectionLimits) throws
+        -> Relay
+    {
+        try Relay(
+            .init(listen: try SocketAddress(parsing: listen),
+                  target: try SocketAddress(parsing: "127.0.0.1:\(echo.port)"), mode: .plain, limits: limits),
+            group: group)
+    }
+
+    @Test func aRelayListensOnIPv6Loopback() throws {
+        let group = try EventLoopGroup(loopCount: 2)
+        defer { group.shutdown() }
+        let echo = try EchoServer(group: group)
+        let relay = try Self.plainRelay(listen: "[::1]:0", echo: echo, group: group, limits: .init())
+        defer { relay.stop(); echo.stop() }
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        let address = try SocketAddress(parsing: "[::1]:\(relay.port)")
+        #expect(address.family == AF_INET6)
+        #expect(address.withSockaddr { connect(fd, $0, $1) } == 0)
+        let message = Array("over v6".utf8)
+        #expect(message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } == message.count)
+        var reply = [UInt8](repeating: 0, count: message.count)
+        var got = 0
+        while got < reply.count {
+            let n = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, $0.count - got, 0) }
+            if n <= 0 { break }
+            got += n
+        }
+        #expect(reply == message)
+    }
+
+    @Test func anIdleConnectionIsClosedAfterTheIdleTimeout() throws {
+        let group = try EventLoopGroup(loopCount: 1)
+        defer { group.shutdown() }
+        let echo = try EchoServer(group: group)
+        let limits = ConnectionLimits(idleTimeoutNanos: 200_000_000)
+        let relay = try Self.plainRelay(listen: "127.0.0.1:0", echo: echo, group: group, limits: limits)
+        defer { relay.stop(); echo.stop() }
+        let client = try BlockingClient(port: relay.port, timeoutSeconds: 10)
+        try client.send(Array("hi".utf8))
+        #expect(try client.receive(2) == Array("hi".utf8))
+        // Then silence: the relay must end the connection by itself (recv sees EOF).
+        let rest = try client.drainToEOF()
+        #expect(rest.count == 0)
+        #expect(eventually { relay.statistics.lastError.withLock { $0 }?.contains("idle") == true })
+    }
+
+    @Test func aPeerThatNeverFinishesItsHandshakeIsDropped() throws {
+        let ca = try makeTLSCA()
+        let group = try EventLoopGroup(loopCount: 1)
+        defer { group.shutdown() }
+        let echo = try EchoServer(group: group)
+        let provider = TLSContextProvider(try serverContext(try issueIdentity(from: ca), trusting: ca))
+        let relay = try Relay(
+            .init(listen: try SocketAddress(parsing: "127.0.0.1:0"),
+                  target: try SocketAddress(parsing: "127.0.0.1:\(echo.port)"), mode: .tlsServer(provider),
+                  limits: ConnectionLimits(handshakeTimeoutNanos: 200_000_000)), group: group)
+        defer { relay.stop(); echo.stop() }
+        let client = try BlockingClient(port: relay.port, timeoutSeconds: 10)
+        let rest = try client.drainToEOF()  // we never send a ClientHello
+        #expect(rest.count == 0)
+        #expect(eventually { relay.statistics.lastError.withLock { $0 }?.contains("handshake") == true })
+        #expect(echo.relayless.accepted.load == 0)
+    }
+}
