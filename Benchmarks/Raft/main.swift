@@ -6,6 +6,10 @@
 // (256-byte entries) and the write pause of planned leadership transfers.
 import Glibc
 
+/// RAFT_BATCH=1: the driver's group commit across inputs (`batchesInputs`, flushed once
+/// per delivery round), so concurrent proposals share an fsync.
+let batching = getenv("RAFT_BATCH").map { String(cString: $0) == "1" } ?? false
+
 func nowNs() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -49,7 +53,11 @@ final class Cluster {
             let store = try FileLogStore(directory: d)
             var config = RaftConfig(id: id, initialVoters: [1, 2, 3])
             config.randomSeed = UInt64(id) * 7919
-            nodes.append(try RaftDriver(config: config, store: store, transport: net, stateMachine: NullSM()))
+            var options = RaftDriverOptions()
+            options.batchesInputs = batching
+            nodes.append(
+                try RaftDriver(
+                    config: config, store: store, transport: net, stateMachine: NullSM(), options: options))
             stores.append(store)
         }
         nextTick = nowNs() + tickNs
@@ -57,10 +65,12 @@ final class Cluster {
 
     /// Delivers queued messages until none are left, and ticks when due.
     func pump() {
+        for n in nodes { n.flush() }
         while !net.queue.isEmpty {
             let batch = net.queue
             net.queue = []
             for m in batch where m.to >= 1 && m.to <= 3 { nodes[Int(m.to) - 1].receive(m) }
+            for n in nodes { n.flush() }
         }
         let t = nowNs()
         if t >= nextTick {

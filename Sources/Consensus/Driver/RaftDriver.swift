@@ -45,6 +45,8 @@ public final class RaftDriver {
     let stateMachine: any RaftStateMachine
     let options: RaftDriverOptions
 
+    /// True when inputs were fed to the core but not yet processed (`batchesInputs`).
+    private var hasHeldInputs = false
     /// Ticks since start.
     public private(set) var now: UInt64 = 0
     /// Last index applied to the state machine. Invariant: ≤ the core's commit index.
@@ -95,7 +97,18 @@ public final class RaftDriver {
     public func receive(_ message: Message) {
         guard stoppedReason == nil else { return }
         raft.step(message)
+        processUnlessBatching()
+    }
+
+    /// Processes inputs held back by `options.batchesInputs`: one Ready, one fsync.
+    public func flush() {
+        guard hasHeldInputs else { return }
+        hasHeldInputs = false
         process()
+    }
+
+    private func processUnlessBatching() {
+        if options.batchesInputs { hasHeldInputs = true } else { process() }
     }
 
     /// Proposes `data`; `completion` gets the state machine's result once the entry is
@@ -197,7 +210,7 @@ public final class RaftDriver {
             proposals[at.index]?.completion(.failure(.outcomeUnknown))
             proposals[at.index] = PendingProposal(
                 term: at.term, deadline: deadline(timeoutTicks), completion: completion)
-            process()
+            processUnlessBatching()
         }
     }
 

@@ -63,6 +63,11 @@ public struct RaftDriverOptions: Sendable {
     public var requestTimeoutTicks: Int = 500
     /// Most requests waiting for an outcome; more are refused with `busy`.
     public var pendingRequestsMax: Int = 100_000
+    /// Group commit across inputs: when true, `receive` and `propose` only feed the core,
+    /// and the owner calls `flush()` after each batch of inputs (an event-loop
+    /// iteration), so many proposals and messages share one Ready and one fsync. When
+    /// false (the default, and what the simulation uses) every input is processed at once.
+    public var batchesInputs: Bool = false
 
     public init() {}
 }

@@ -37,6 +37,27 @@ import Testing
         #expect(store.durable.lastIndex == d.status.appliedIndex)
     }
 
+    @Test func batchedInputsWaitForFlushAndShareOneReady() throws {
+        let store = SimLogStore()
+        let kv = SimKV()
+        var opts = RaftDriverOptions()
+        opts.batchesInputs = true
+        let d = try RaftDriver(
+            config: RaftConfig(id: 1, initialVoters: [1]), store: store, transport: Outbox(), stateMachine: kv,
+            options: opts)
+        Self.elect(d)
+        #expect(d.status.core.role == .leader)
+        let before = store.durable.lastIndex
+        var results: [Result<[UInt8], RaftDriverError>] = []
+        for v in UInt64(1)...8 { d.propose(SimKV.putCommand(key: UInt8(v), value: v)) { results.append($0) } }
+        #expect(results.isEmpty, "nothing is processed before flush()")
+        #expect(store.durable.lastIndex == before, "nothing is persisted before flush()")
+        d.flush()
+        #expect(results.count == 8)
+        #expect(store.durable.lastIndex == before + 8)
+        #expect(kv.kv[8] == 8)
+    }
+
     @Test func followerRefusesProposalsWithALeaderHint() throws {
         let d = try RaftDriver(
             config: RaftConfig(id: 2, initialVoters: [1, 2, 3]), store: SimLogStore(),
