@@ -29,6 +29,7 @@ enum RelayCommand: WarrenCommand {
             .value("key", "FILE", "This side's private key (PEM)."),
             .value("server-name", "NAME", "Name the target's certificate must carry (--tls-client)."),
             .value("loops", "N", "Event loop threads (default: one per core)."),
+            .list("peer-role", "ROLE", "Roles the peer certificate must name (node, admin, connector); default any."),
             .bool("resume", "TLS 1.3 session resumption (tickets): later handshakes skip certificates, as stunnel does."),
         ])
 
@@ -44,6 +45,12 @@ enum RelayCommand: WarrenCommand {
         var tls = try TLSConfiguration.files(
             certificate: try args.require("cert"), key: try args.require("key"), ca: try args.require("ca"))
         tls.resumeSessions = args.bool("resume")
+        for name in args.list("peer-role") {
+            guard let role = CertificateRole(rawValue: name) else {
+                throw ArgumentError.invalidValue("--peer-role", name, expected: "node, admin or connector")
+            }
+            tls.acceptedPeerRoles.insert(role)
+        }
         let context = try TLSContext(tls, side: isClient ? .client : .server)
         let provider = TLSContextProvider(context)
         let mode: Relay.Mode =

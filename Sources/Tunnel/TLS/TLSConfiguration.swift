@@ -29,6 +29,9 @@ public struct TLSConfiguration: Sendable {
     /// A resumed session skips certificate verification, so whoever enables it must
     /// re-check the peer's serial against revocations on resume.
     public var resumeSessions: Bool = false
+    /// Roles (from the `warren://ROLE/NAME` URI SAN) a peer certificate must carry; empty
+    /// accepts any role. Each port accepts only its roles (peer port: `.node`).
+    public var acceptedPeerRoles: Set<CertificateRole> = []
 
     /// A configuration; every field can also be set afterwards.
     public init(

@@ -24,6 +24,8 @@ public final class TLSContext: @unchecked Sendable {
     public let certificateSerialHex: String?
     /// Own leaf certificate, if any.
     public let certificate: Certificate?
+    /// Roles a peer's certificate must name; empty accepts any (see TLSConfiguration).
+    public let acceptedPeerRoles: Set<CertificateRole>
     /// The owned SSL_CTX, freed on deinit.
     let ctx: OpaquePointer
     /// Server ALPN list for the C select callback (2-byte LE length, then wire format);
@@ -71,6 +73,7 @@ public final class TLSContext: @unchecked Sendable {
         self.ctx = ctx
         self.side = side
         self.certificate = leaf
+        self.acceptedPeerRoles = config.acceptedPeerRoles
         self.certificateSerialHex = leaf?.serialHex
         self.alpnSelectList = alpn
     }

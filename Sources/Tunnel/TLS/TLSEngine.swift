@@ -77,6 +77,18 @@ final class TLSEngine {
 
     // MARK: Handshake
 
+    /// Why the verified peer may not use this port (its role), or nil when it may.
+    private func roleRefusal() -> TLSError? {
+        let accepted = context.acceptedPeerRoles
+        guard !accepted.isEmpty else { return nil }
+        let role = peerCertificate?.role
+        if let role, accepted.contains(role) { return nil }
+        let names = accepted.map(\.rawValue).sorted().joined(separator: ", ")
+        return TLSError(
+            .peerVerification,
+            "peer certificate role \(role?.rawValue ?? "none") is not accepted here (accepts: \(names))")
+    }
+
     /// True once SSL_do_handshake has succeeded. With TLS 1.3 a client can be "complete"
     /// and still be rejected: the server's alert arrives on the first `read`.
     var isHandshakeComplete: Bool { SSL_is_init_finished(ssl) == 1 }
@@ -86,7 +98,13 @@ final class TLSEngine {
         if let failure { return .failed(failure) }
         ERR_clear_error()
         let status = SSL_do_handshake(ssl)
-        if status == 1 { return .complete }
+        if status == 1 {
+            if let refusal = roleRefusal() {
+                failure = refusal
+                return .failed(refusal)
+            }
+            return .complete
+        }
         switch SSL_get_error(ssl, status) {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .needMoreInput
         default: return .failed(fail(duringHandshake: true))
