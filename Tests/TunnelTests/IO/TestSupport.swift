@@ -87,13 +87,14 @@ final class BlockingClient {
         }
     }
 
-    /// Reads exactly `count` bytes, or fewer if the peer closes first.
+    /// Reads exactly `count` bytes, or fewer if the peer closes (FIN, or RST: a peer that
+    /// closes with our bytes unread resets the connection) first.
     func receive(_ count: Int) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         var got = 0
         while got < count {
             let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
-            if n == 0 { break }
+            if n == 0 || (n < 0 && errno == ECONNRESET) { break }
             guard n > 0 else { throw SocketError.posix(.io, "test client recv") }
             got += n
         }
