@@ -67,8 +67,9 @@ public final class Relay: Sendable {
                 }
             }
             if i == 0, let local = listener.localAddress {
+                // Port 0 picked a port: the other loops' listeners must share that one.
                 boundPort = local.port
-                address = try SocketAddress(parsing: Self.hostPort(address.host, local.port, address.family))
+                address = local
             }
             listeners[i] = listener
         }
@@ -83,10 +84,6 @@ public final class Relay: Sendable {
                 listeners[i] = nil
             }
         }
-    }
-
-    static func hostPort(_ host: String, _ port: UInt16, _ family: Int32) -> String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// Runs `body` on `loop` and waits for its result (start-up and shutdown only).
@@ -132,7 +129,7 @@ final class RelayPair: ConnectionDelegate {
         } catch {
             statistics.failed.increment()
             statistics.lastError.withLock { $0 = "\(error)" }
-            if let inbound = pair.inbound { inbound.close(error) } else { _ = closeFD(fd) }
+            if let inbound = pair.inbound { inbound.close(error) } else { Glibc.close(fd) }
         }
     }
 
@@ -149,12 +146,6 @@ final class RelayPair: ConnectionDelegate {
         self.outbound = outbound
         outbound.delegate = self
         try outbound.start()
-    }
-
-    private static func closeFD(_ fd: Int32) -> Int32 {
-        #if canImport(Glibc)
-        return Glibc.close(fd)
-        #endif
     }
 
     private func other(_ c: Connection) -> Connection? { c === inbound ? outbound : inbound }

@@ -113,7 +113,7 @@ struct RelayTests {
         let errors = [rig.client.statistics.lastError.withLock { $0 }, rig.server.statistics.lastError.withLock { $0 }]
             .compactMap { $0 }.joined(separator: " | ")
         #expect(expected.contains { errors.contains($0) }, "\(scenario): got '\(errors)'")
-        #expect(rig.echo.relayless.accepted.load == 0, "\(scenario): the target is never dialled")
+        #expect(rig.echo.statistics.accepted.load == 0, "\(scenario): the target is never dialled")
     }
 
     @Test func aContextSwapKeepsLiveConnectionsAndNewHandshakesPresentTheNewCertificate() throws {
@@ -304,6 +304,6 @@ struct RelayLimitTests {
         let rest = try client.drainToEOF()  // we never send a ClientHello
         #expect(rest.count == 0)
         #expect(eventually { relay.statistics.lastError.withLock { $0 }?.contains("handshake") == true })
-        #expect(echo.relayless.accepted.load == 0)
+        #expect(echo.statistics.accepted.load == 0)
     }
 }

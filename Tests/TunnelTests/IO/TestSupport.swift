@@ -15,21 +15,22 @@ func raiseFileLimit() {
 /// An echo server on the I/O core: writes back what it reads, with backpressure, and
 /// half-closes after the peer does.
 final class EchoServer: Sendable {
-    let relayless: Relay.Statistics
+    /// `accepted` counts connections that reached the target.
+    let statistics: Relay.Statistics
     let port: UInt16
     private let group: EventLoopGroup
     nonisolated(unsafe) private var listener: Listener?
 
-    init(group: EventLoopGroup, tls: TLSContextProvider? = nil) throws {
+    init(group: EventLoopGroup) throws {
         self.group = group
         let loop = group.loops[0]
         let stats = Relay.Statistics()
-        relayless = stats
+        statistics = stats
         let listener = try Relay.onLoop(loop) { () throws -> Listener in
             try Listener(loop: loop, address: try SocketAddress(parsing: "127.0.0.1:0"), reusePort: false) { fd in
                 stats.accepted.increment()
                 guard let connection = try? Connection(
-                    loop: loop, acceptedFD: fd, tls: tls?.current, limits: ConnectionLimits())
+                    loop: loop, acceptedFD: fd, tls: nil, limits: ConnectionLimits())
                 else { return }
                 let echo = Echo()
                 connection.delegate = echo
@@ -45,7 +46,6 @@ final class EchoServer: Sendable {
         _ = try? Relay.onLoop(loop) { [self] in listener?.close() }
     }
 
-    /// The most recent peer serial seen by a TLS echo (unused for plain).
     private final class Echo: ConnectionDelegate {
         func connectionDidBecomeActive(_ connection: Connection) {}
         func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
