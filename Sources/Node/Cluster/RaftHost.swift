@@ -1,0 +1,244 @@
+import Consensus
+import Foundation
+import Tunnel
+
+/// This node's Raft member at run time: the driver, its write-ahead log on disk, the peer
+/// listener and dialers, and the tick — all on one dedicated event-loop thread.
+///
+/// Threading: everything Raft (driver, store, state machine, links) is confined to
+/// `loop`. The public methods may be called from any thread: they hop onto the loop and
+/// call their completion there; a completion that must answer elsewhere hops back itself.
+/// One thread for Raft keeps the driver lock-free and gives group commit for free: every
+/// input that arrives within one loop iteration (frames, proposals) is processed in one
+/// Ready with one fsync (`RaftDriverOptions.batchesInputs`).
+final class RaftHost: @unchecked Sendable {
+    let loop: EventLoop
+    let selfID: NodeID
+    private let group: EventLoopGroup
+    private let log: NodeLog
+    // Loop-confined state.
+    private var driver: RaftDriver!
+    private var store: FileLogStore!
+    private var transport: PeerTransport!
+    private var listener: FrameListener?
+    private var tickTimer: TimerHandle?
+    private var flushScheduled = false
+    private let applied: AppliedIndexTracker
+    private var waiters: [(index: UInt64, completion: () -> Void)] = []
+    /// The bound peer port (useful when configured as 0).
+    private(set) var peerPort: UInt16 = 0
+
+    /// The state machine, for reading on the loop (`onLoop`, `read`). Loop thread only.
+    let stateMachine: any RaftStateMachine
+
+    struct Settings {
+        var selfName: String
+        var dataDir: String
+        var peerListen: SocketAddress
+        var initialVoters: [NodeID]
+        var peers: [NodeID: PeerTransport.Peer]
+        var tickMillis: Int
+        var electionTicks: Int
+        var heartbeatTicks: Int
+        var snapshotEveryEntries: Int
+    }
+
+    /// Recovers from `settings.dataDir` and starts the member: listening on the peer
+    /// port, dialing peers, ticking. Throws if the log cannot be recovered or the port bound.
+    init(
+        settings: Settings, serverTLS: TLSContextProvider, clientTLS: TLSContextProvider,
+        stateMachine: any RaftStateMachine, log: NodeLog
+    ) throws {
+        self.log = log
+        selfID = NodeIdentity.raftID(settings.selfName)
+        group = try EventLoopGroup(loopCount: 1)
+        loop = group.loops[0]
+        self.stateMachine = stateMachine
+        applied = AppliedIndexTracker(stateMachine)
+        // The data dir holds the only copy of acknowledged writes: owner-only.
+        try FileManager.default.createDirectory(
+            atPath: settings.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let result: Result<Void, any Error> = onLoopBlocking { [self] in
+            Result {
+                let store = try FileLogStore(directory: settings.dataDir)
+                self.store = store
+                let transport = PeerTransport(loop: loop, selfID: selfID, tls: clientTLS, log: log)
+                transport.setPeers(settings.peers)
+                self.transport = transport
+                var config = RaftConfig(id: selfID, initialVoters: settings.initialVoters)
+                config.electionTimeoutTicks = settings.electionTicks
+                config.heartbeatTicks = settings.heartbeatTicks
+                config.randomSeed = UInt64.random(in: 1...UInt64.max)
+                var options = RaftDriverOptions()
+                options.batchesInputs = true
+                options.snapshotEveryEntries = UInt64(settings.snapshotEveryEntries)
+                driver = try RaftDriver(
+                    config: config, store: store, transport: transport, stateMachine: applied, options: options)
+                applied.onApplied = { [weak self] index in self?.releaseWaiters(upTo: index) }
+                listener = try FrameListener(
+                    .init(address: settings.peerListen, tls: serverTLS), loop: loop,
+                    onFrame: { [weak self] frame, peer in self?.receive(frame, from: peer) },
+                    onPeerEvent: { event in
+                        if case .refused = event { log.warn("peer port", ["event": "\(event)"]) }
+                    })
+                peerPort = listener!.port
+                tickTimer = loop.scheduleRepeating(everyNanos: UInt64(settings.tickMillis) * 1_000_000) {
+                    [weak self] in self?.tick()
+                }
+            }
+        }
+        try result.get()
+    }
+
+    // MARK: requests (any thread)
+
+    /// Proposes a command; completion on the Raft loop with the state machine's result.
+    func propose(_ data: [UInt8], completion: @escaping @Sendable (Result<[UInt8], RaftDriverError>) -> Void) {
+        loop.execute { [self] in
+            driver.propose(data) { completion($0) }
+            scheduleFlush()
+        }
+    }
+
+    /// A linearizable read on the leader (ReadIndex): completion on the Raft loop once
+    /// leadership is confirmed and everything up to the read index is applied; read the
+    /// state machine inside it. Returns the applied index a follower must reach to serve
+    /// the same read.
+    func leaderRead(completion: @escaping @Sendable (Result<UInt64, RaftDriverError>) -> Void) {
+        loop.execute { [self] in
+            driver.read { [self] result in completion(result.map { driver.appliedIndex }) }
+            scheduleFlush()
+        }
+    }
+
+    /// Runs `body` on the Raft loop once this member has applied `index`.
+    func whenApplied(_ index: UInt64, _ body: @escaping @Sendable () -> Void) {
+        loop.execute { [self] in
+            if driver.appliedIndex >= index { body() } else { waiters.append((index, body)) }
+        }
+    }
+
+    func changeMembership(_ change: ConfChange, completion: @escaping @Sendable (Result<Void, RaftDriverError>) -> Void) {
+        loop.execute { [self] in
+            driver.changeMembership(change) { completion($0) }
+            scheduleFlush()
+        }
+    }
+
+    func addVoter(_ id: NodeID, completion: @escaping @Sendable (Result<Void, RaftDriverError>) -> Void) {
+        loop.execute { [self] in
+            driver.addVoter(id, timeoutTicks: 3000) { completion($0) }
+            scheduleFlush()
+        }
+    }
+
+    func transferLeadership(to id: NodeID, completion: @escaping @Sendable (Result<Void, RaftDriverError>) -> Void) {
+        loop.execute { [self] in
+            driver.transferLeadership(to: id, timeoutTicks: 300) { completion($0) }
+            scheduleFlush()
+        }
+    }
+
+    /// Replaces the peer directory (from config and the replicated member list).
+    func setPeers(_ peers: [NodeID: PeerTransport.Peer]) {
+        loop.execute { [self] in transport.setPeers(peers) }
+    }
+
+    /// Runs `body` on the Raft loop and waits for its result. Never call from the loop.
+    func onLoopBlocking<T: Sendable>(_ body: @escaping () -> T) -> T {
+        precondition(!loop.inEventLoop, "onLoopBlocking would deadlock on the Raft loop")
+        let box = BlockingResult<T>()
+        nonisolated(unsafe) let body = body
+        loop.execute { box.set(body()) }
+        return box.wait()
+    }
+
+    /// Status and link facts, taken on the loop. Loop thread only.
+    var statusOnLoop: (driver: RaftDriverStatus, connectedPeers: [String]) {
+        (driver.status, transport.connectedPeers)
+    }
+
+    func name(of id: NodeID) -> String? { id == selfID ? nil : transport.name(of: id) }
+
+    /// Stops ticking, closes links and the log. Blocks until done; idempotent.
+    func shutdown() {
+        guard !loop.inEventLoop else { preconditionFailure("shutdown from the Raft loop") }
+        onLoopBlocking { [self] in
+            tickTimer?.cancel()
+            listener?.stop()
+            listener = nil
+            transport?.stop()
+            driver?.stop(reason: "node shutting down")
+            try? store?.close()
+            for w in waiters { _ = w }
+            waiters = []
+        }
+        group.shutdown()
+    }
+
+    // MARK: loop internals
+
+    private func tick() {
+        driver.tick()
+    }
+
+    private func receive(_ frame: [UInt8], from peer: FramePeer) {
+        let message: Message
+        do { message = try MessageCodec.decode(frame) } catch {
+            log.warn("undecodable raft frame", ["peer": peer.name, "error": "\(error)"])
+            return
+        }
+        // A node speaks only for itself: its certificate names it, and Raft ids derive
+        // from names, so a message claiming another sender is dropped.
+        guard message.from == NodeIdentity.raftID(peer.name), message.to == selfID else {
+            log.warn("raft frame with a foreign sender or recipient dropped", ["peer": peer.name])
+            return
+        }
+        driver.receive(message)
+        scheduleFlush()
+    }
+
+    /// Inputs of this loop iteration share one Ready and one fsync: the flush runs after
+    /// every event already queued.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.execute { [self] in
+            flushScheduled = false
+            driver.flush()
+        }
+    }
+
+    private func releaseWaiters(upTo index: UInt64) {
+        guard !waiters.isEmpty else { return }
+        var ready: [() -> Void] = []
+        waiters.removeAll { w in
+            if w.index <= index { ready.append(w.completion); return true }
+            return false
+        }
+        // Run after the driver call that applied: never re-enter the driver from apply.
+        if !ready.isEmpty { loop.execute { for body in ready { body() } } }
+    }
+}
+
+/// Wraps the application's state machine to learn the applied index as entries apply.
+private final class AppliedIndexTracker: RaftStateMachine {
+    let inner: any RaftStateMachine
+    var onApplied: ((UInt64) -> Void)?
+    init(_ inner: any RaftStateMachine) { self.inner = inner }
+
+    func apply(_ entry: Entry) -> [UInt8] {
+        let result = inner.apply(entry)
+        onApplied?(entry.index)
+        return result
+    }
+    func applyMeta(_ entry: Entry) {
+        inner.applyMeta(entry)
+        onApplied?(entry.index)
+    }
+    func snapshot() -> [UInt8] { inner.snapshot() }
+    func restore(_ data: [UInt8], metadata: SnapshotMetadata) throws {
+        try inner.restore(data, metadata: metadata)
+        onApplied?(metadata.index)
+    }
+}
