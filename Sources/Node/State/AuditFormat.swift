@@ -1,0 +1,47 @@
+import Foundation
+
+/// Audit export encodings: CSV (RFC 4180) and JSON (lines or one array). Pure functions;
+/// exports stream page by page (`AuditLog.pages`), writing `csvHeader` once first.
+enum AuditFormat {
+    /// The CSV columns, in order.
+    static let csvColumns = [
+        "seq", "at", "actorKind", "actorName", "node", "source", "action", "object", "outcome", "detail", "prevHash",
+        "hash",
+    ]
+
+    /// The header line, CRLF-terminated.
+    static var csvHeader: String { csvLine(csvColumns) }
+
+    /// One CSV line per record, CRLF-terminated (no header).
+    static func csv(_ records: [AuditRecord]) -> String {
+        records.map { record in
+            csvLine([
+                String(record.seq), String(record.at), record.actor.kind.rawValue, record.actor.name, record.node,
+                record.source, record.action, record.object, record.outcome.rawValue, record.detail, record.prevHash,
+                record.hash,
+            ])
+        }.joined()
+    }
+
+    /// RFC 4180 §2: fields with a comma, quote, CR or LF are quoted, quotes doubled.
+    static func csvField(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else {
+            return field
+        }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// One record per line, canonical JSON, each ending in "\n".
+    static func jsonLines(_ records: [AuditRecord]) -> String {
+        records.map { String(decoding: CanonicalJSON.encode($0), as: UTF8.self) + "\n" }.joined()
+    }
+
+    /// All records as one JSON array.
+    static func jsonArray(_ records: [AuditRecord]) -> String {
+        "[" + records.map { String(decoding: CanonicalJSON.encode($0), as: UTF8.self) }.joined(separator: ",") + "]"
+    }
+
+    private static func csvLine(_ fields: [String]) -> String {
+        fields.map(csvField).joined(separator: ",") + "\r\n"
+    }
+}

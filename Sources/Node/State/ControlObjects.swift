@@ -1,0 +1,131 @@
+/// The objects of the replicated state. Plain values, `Codable` with stable field names
+/// (they are the snapshot format and the `ok` results). Times are Unix milliseconds.
+
+/// A time-limited grant (BRIEF Concepts: tunnel). Invariant: `state == .closed` exactly
+/// when `closedAt`, `closedBy` and `closeReason` are set; a closed tunnel never reopens.
+struct TunnelRecord: Codable, Equatable, Sendable {
+    enum State: String, Codable, Sendable { case open, closed }
+    enum CloseReason: String, Codable, CaseIterable, Sendable { case admin, expiry, revocation }
+
+    var id: String
+    var name: String
+    /// The actor name that created it.
+    var owner: String
+    var createdAt: Int64
+    var expiresAt: Int64
+    var state: State
+    var closedAt: Int64?
+    var closedBy: String?
+    var closeReason: CloseReason?
+}
+
+/// The one-time enrolment secret of a tunnel, stored as the SHA-256 hex of the token.
+/// Invariant: once `usedAt` is set it never clears (single use).
+struct ConnectToken: Codable, Equatable, Sendable {
+    var tunnelId: String
+    var tokenHash: String
+    var expiresAt: Int64
+    var usedAt: Int64?
+    var usedBy: String?
+}
+
+/// Which application may be reached across a tunnel, and from which side.
+struct MappingRecord: Codable, Equatable, Sendable {
+    enum Kind: String, Codable, CaseIterable, Sendable {
+        /// An app on the connector's side, reachable at a gateway listener.
+        case expose
+        /// An app on the gateway's side, reachable at a listener on the connector's host.
+        case publish
+    }
+
+    var id: String
+    var tunnelId: String
+    var kind: Kind
+    /// Canonical `host:port`.
+    var target: String
+    var listenPort: Int
+    /// Canonical CIDRs of clients allowed; empty = any.
+    var allow: [String]
+    var createdAt: Int64
+    var createdBy: String
+}
+
+/// A jump point for a network scope: a VPC and/or subnets.
+struct EndpointRecord: Codable, Equatable, Sendable {
+    var id: String
+    var name: String
+    var connectorId: String?
+    var vpc: String?
+    /// Canonical CIDRs, kept sorted by their text.
+    var subnets: [String]
+    var createdAt: Int64
+    var createdBy: String
+}
+
+/// A local (gateway port → target in the scope) or remote (connector port → gateway-side
+/// target) forward through an endpoint.
+struct ForwardRule: Codable, Equatable, Sendable {
+    enum Kind: String, Codable, CaseIterable, Sendable { case local, remote }
+
+    var id: String
+    var endpointId: String
+    var kind: Kind
+    var listenPort: Int
+    /// Canonical `host:port`.
+    var target: String
+    var createdAt: Int64
+    var createdBy: String
+}
+
+/// An enrolled connector. Invariant: `revoked` never clears.
+struct ConnectorRecord: Codable, Equatable, Sendable {
+    enum Status: String, Codable, CaseIterable, Sendable { case enrolled, online, offline }
+
+    var id: String
+    var tunnelId: String
+    var name: String
+    var certificateSerial: String
+    var certificateExpiresAt: Int64
+    var enrolledAt: Int64
+    var status: Status
+    /// The node that last reported its status.
+    var node: String?
+    var statusAt: Int64?
+    var revoked: Bool
+    var revokedAt: Int64?
+}
+
+/// A node of the cluster, as the node layer needs to reach it.
+struct MemberRecord: Codable, Equatable, Sendable {
+    var id: String
+    /// The Raft member id (non-zero, unique).
+    var raftId: UInt64
+    var peerAddress: String
+    var apiAddress: String
+    /// The IP address mapping listeners bind on this node.
+    var mappingHost: String
+    var updatedAt: Int64
+}
+
+/// An admin API user. `passwordHash` is `PasswordHash`'s self-describing scrypt string.
+struct UserRecord: Codable, Equatable, Sendable {
+    var name: String
+    var role: Role
+    var passwordHash: String
+    var createdAt: Int64
+    var createdBy: String
+}
+
+/// The JWT signing key (HS256). Rotating replaces it, which invalidates every token signed
+/// with the previous one.
+struct JWTKeyRecord: Codable, Equatable, Sendable {
+    var keyId: String
+    /// Base64URL of at least 32 random bytes, chosen by the proposer.
+    var keyB64: String
+    var rotatedAt: Int64
+}
+
+/// The replicated trust bundle: revoked certificate serials (lowercase hex, sorted).
+struct TrustBundle: Codable, Equatable, Sendable {
+    var revokedSerials: [String] = []
+}

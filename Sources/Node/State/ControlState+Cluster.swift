@@ -1,0 +1,109 @@
+import Tunnel
+
+/// Members, users, cluster secrets and settings.
+extension ControlState {
+    /// A user as results and listings show it: never the password hash.
+    struct UserView: Codable, Equatable, Sendable {
+        var name: String
+        var role: Role
+        var createdAt: Int64
+        var createdBy: String
+    }
+
+    /// The JWT key as results show it: never the key material.
+    struct JWTKeyView: Codable, Equatable, Sendable {
+        var keyId: String
+        var rotatedAt: Int64
+    }
+
+    struct SettingsView: Codable, Equatable, Sendable {
+        var tunnelDurationMaxSeconds: Int64
+    }
+
+    mutating func setMember(_ p: OpPayload.MemberSet, _ context: Context) throws(ControlError) -> Applied {
+        try Validation.name(p.id, "id")
+        guard p.raftId != 0 else { throw ControlError(.invalidValue, "raftId must not be 0") }
+        if let other = members.values.first(where: { $0.raftId == p.raftId && $0.id != p.id }) {
+            throw ControlError(.alreadyExists, "raftId \(p.raftId) belongs to member \(other.id)")
+        }
+        let peer = try Validation.endpointAddress(p.peerAddress, "peerAddress")
+        let api = try Validation.endpointAddress(p.apiAddress, "apiAddress")
+        guard let host = IPAddress(p.mappingHost) else {
+            throw ControlError(.invalidValue, "mappingHost must be an IP address")
+        }
+        let member = MemberRecord(
+            id: p.id, raftId: p.raftId, peerAddress: peer, apiAddress: api, mappingHost: host.description,
+            updatedAt: context.at)
+        members[p.id] = member
+        return Applied(member, object: "member/\(p.id)", detail: "raftId=\(p.raftId) peer=\(peer) api=\(api)")
+    }
+
+    mutating func removeMember(_ p: OpPayload.ByID, _ context: Context) throws(ControlError) -> Applied {
+        guard let member = members.removeValue(forKey: p.id) else {
+            throw ControlError(.notFound, "no member \(Validation.quoted(p.id))")
+        }
+        return Applied(member, object: "member/\(p.id)", detail: "raftId=\(member.raftId)")
+    }
+
+    mutating func addUser(_ p: OpPayload.UserAdd, _ context: Context) throws(ControlError) -> Applied {
+        try Validation.name(p.name, "name")
+        guard users[p.name] == nil else { throw ControlError(.alreadyExists, "user \(p.name) already exists") }
+        guard PasswordHash.parse(p.passwordHash) != nil else {
+            throw ControlError(.invalidValue, "passwordHash is not a valid scrypt$N$r$p$salt$hash string")
+        }
+        let user = UserRecord(
+            name: p.name, role: p.role, passwordHash: p.passwordHash, createdAt: context.at,
+            createdBy: context.actor.name)
+        users[p.name] = user
+        return Applied(user.view, object: "user/\(p.name)", detail: "role=\(p.role.rawValue)")
+    }
+
+    mutating func removeUser(_ p: OpPayload.UserRemove, _ context: Context) throws(ControlError) -> Applied {
+        guard let user = users[p.name] else { throw ControlError(.notFound, "no user \(Validation.quoted(p.name))") }
+        if user.role == .admin, users.values.filter({ $0.role == .admin }).count == 1 {
+            throw ControlError(.lastAdmin, "user \(p.name) is the last admin")
+        }
+        users[p.name] = nil
+        return Applied(user.view, object: "user/\(p.name)", detail: "role=\(user.role.rawValue)")
+    }
+
+    /// Replaces the JWT signing key (proposer-chosen random bytes): every token signed with
+    /// the previous key stops verifying.
+    mutating func rotateJWTKey(_ p: OpPayload.JWTRotate, _ context: Context) throws(ControlError) -> Applied {
+        try Validation.name(p.keyId, "keyId")
+        guard let key = try? Base64URL.decode(p.keyB64), (32...512).contains(key.count) else {
+            throw ControlError(.invalidValue, "keyB64 must be unpadded Base64URL of 32–512 bytes")
+        }
+        guard jwtKey?.keyId != p.keyId else {
+            throw ControlError(.alreadyExists, "keyId \(p.keyId) is the current key")
+        }
+        let record = JWTKeyRecord(keyId: p.keyId, keyB64: p.keyB64, rotatedAt: context.at)
+        jwtKey = record
+        let view = JWTKeyView(keyId: p.keyId, rotatedAt: context.at)
+        return Applied(view, object: "jwt/\(p.keyId)", detail: "rotated")
+    }
+
+    mutating func revokeSerial(_ p: OpPayload.TrustRevokeSerial, _ context: Context) throws(ControlError) -> Applied {
+        let serial = try Validation.serial(p.serial, "serial")
+        guard !trust.revokedSerials.contains(serial) else {
+            throw ControlError(.alreadyRevoked, "serial \(serial) is already revoked")
+        }
+        trust.insertRevoked(serial)
+        return Applied(trust, object: "serial/\(serial)", detail: "revoked")
+    }
+
+    mutating func setSettings(_ p: OpPayload.SettingsSet, _ context: Context) throws(ControlError) -> Applied {
+        let maxAllowed: Int64 = 10 * 366 * 24 * 3600
+        guard (60...maxAllowed).contains(p.tunnelDurationMaxSeconds) else {
+            throw ControlError(.invalidValue, "tunnelDurationMaxSeconds must be in 60–\(maxAllowed)")
+        }
+        tunnelDurationMaxSeconds = p.tunnelDurationMaxSeconds
+        let view = SettingsView(tunnelDurationMaxSeconds: p.tunnelDurationMaxSeconds)
+        return Applied(view, object: "settings", detail: "tunnelDurationMaxSeconds=\(p.tunnelDurationMaxSeconds)")
+    }
+}
+
+extension UserRecord {
+    /// Without the password hash.
+    var view: ControlState.UserView { .init(name: name, role: role, createdAt: createdAt, createdBy: createdBy) }
+}

@@ -1,0 +1,59 @@
+import Consensus
+
+/// The replicated control state as Raft's state machine: committed `.normal` entries are
+/// `ControlCommand`s, applied in log order on every node.
+///
+/// Threading: every method is called on the Raft driver's thread (RaftStateMachine's
+/// contract), and so are the readers of `state` (inside a ReadIndex completion). Not
+/// Sendable. Deterministic: apply reads no clock, randomness or files, so two machines
+/// given the same entries hold byte-identical snapshots.
+final class ControlStateMachine: RaftStateMachine {
+    /// Version of the snapshot format.
+    static let snapshotVersion = 1
+
+    /// The current state. Invariant: reflects exactly the entries up to `appliedIndex`.
+    private(set) var state: ControlState
+    /// The index of the last entry applied (normal or meta), or of the restored snapshot.
+    private(set) var appliedIndex: UInt64 = 0
+    /// Called after each normal entry with the command and its result, on the driver's
+    /// thread (the node's reactions: end sessions of a closed tunnel, swap trust bundles).
+    var onApplied: ((ControlCommand?, ControlResult) -> Void)?
+
+    init(state: ControlState = ControlState()) { self.state = state }
+
+    func apply(_ entry: Entry) -> [UInt8] {
+        appliedIndex = max(appliedIndex, entry.index)
+        let result = state.apply(entry.data)
+        if let onApplied { onApplied(ControlCommand.decode(entry.data), result) }
+        return result.bytes
+    }
+
+    func applyMeta(_ entry: Entry) { appliedIndex = max(appliedIndex, entry.index) }
+
+    private struct Snapshot: Codable {
+        var v: Int
+        var state: ControlState
+    }
+
+    /// `{"state":{…},"v":1}` in canonical JSON, audit included.
+    func snapshot() -> [UInt8] {
+        CanonicalJSON.encode(Snapshot(v: ControlStateMachine.snapshotVersion, state: state))
+    }
+
+    func restore(_ data: [UInt8], metadata: SnapshotMetadata) throws {
+        guard let snapshot = CanonicalJSON.decode(Snapshot.self, from: data), snapshot.v == Self.snapshotVersion else {
+            throw ControlSnapshotError(message: "not a version-\(Self.snapshotVersion) control-state snapshot")
+        }
+        if let bad = snapshot.state.audit.verify() {
+            throw ControlSnapshotError(message: "snapshot audit chain breaks at seq \(bad)")
+        }
+        state = snapshot.state
+        appliedIndex = metadata.index
+    }
+}
+
+/// A snapshot that cannot be restored (wrong format or version, broken audit chain).
+struct ControlSnapshotError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { "restore control state: \(message)" }
+}
