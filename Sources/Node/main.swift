@@ -4,6 +4,7 @@ import Foundation
 /// and add one line here (the order is the order in `warren --help`).
 enum Commands {
     static let table: [any WarrenCommand.Type] = [
+        NodeCommand.self,
         PKIInitCommand.self,
         PKIIssueCommand.self,
         RelayCommand.self,

@@ -1,0 +1,105 @@
+import Dispatch
+import Foundation
+import Tunnel
+
+/// Sign-in and user management. Passwords are checked with scrypt off the event loops;
+/// every sign-in, successful or not, is audited (never with the password or token).
+extension AdminAPI {
+    /// How long a token from `/v1/login` lives.
+    static let tokenLifetimeSeconds: Int64 = 12 * 3600
+
+    struct LoginAnswer: Encodable, Sendable {
+        var token: String
+        var expiresAt: Int64
+        var role: String
+        var user: String
+    }
+
+    func login(_ call: APICall) {
+        let credentials: (user: String, password: String)
+        do {
+            credentials = try call.decode { body throws(ConfigError) in
+                (try body.requireString("username"), try body.requireString("password"))
+            }
+        } catch { return call.fail(error) }
+        let authenticator = self.authenticator
+        let metrics = self.metrics
+        controller.read(stale: false, { state in state.users[credentials.user] }) { [self] result in
+            let user: UserRecord?
+            switch result {
+            case .failure(let error): return call.fail(error)
+            case .success(let found): user = found
+            }
+            // scrypt costs tens of milliseconds: never on an event loop.
+            DispatchQueue.global().async { [self] in
+                let matches = user.map { PasswordHash.verify(password: credentials.password, encoded: $0.passwordHash) }
+                guard let user, matches == true else {
+                    metrics.increment("warren_logins_total{outcome=\"failed\"}")
+                    audit(call, action: "login", object: "user:\(credentials.user)", outcome: .denied,
+                          detail: "wrong user name or password")
+                    return call.fail(.unauthenticated("wrong user name or password"))
+                }
+                guard let key = authenticator.currentKey else {
+                    return call.fail(.unavailable("the cluster has no signing key yet; retry shortly"))
+                }
+                let now = Int64(Date().timeIntervalSince1970)
+                let claims = JWT.Claims(
+                    sub: user.name, role: user.role.rawValue, iat: now, exp: now + Self.tokenLifetimeSeconds)
+                metrics.increment("warren_logins_total{outcome=\"ok\"}")
+                audit(call, action: "login", object: "user:\(user.name)", outcome: .ok, detail: "role \(user.role.rawValue)")
+                call.ok(
+                    LoginAnswer(
+                        token: JWT.sign(claims, key: key), expiresAt: claims.exp * 1000, role: user.role.rawValue,
+                        user: user.name))
+            }
+        }
+    }
+
+    /// Records an event that is not a state change (sign-ins) in the replicated audit
+    /// log, without waiting for it.
+    func audit(_ call: APICall, action: String, object: String, outcome: AuditRecord.Outcome, detail: String) {
+        let actorName = String(object.drop { $0 != ":" }.dropFirst())
+        let event = OpPayload.AuditEvent(
+            at: APICall.nowMillis(), actor: Principal(.user, actorName.isEmpty ? "unknown" : String(actorName.prefix(64))),
+            source: call.request.remoteAddress, action: action, object: object, outcome: outcome, detail: detail)
+        let command = ControlCommand(
+            at: event.at, actor: Principal(.node, nodeID), node: nodeID, source: call.request.remoteAddress,
+            op: .auditAppend(.init(records: [event])))
+        let log = self.log
+        controller.write(command) { result in
+            if case .failure(let error) = result { log.warn("audit record not written", ["error": "\(error)"]) }
+        }
+    }
+
+    func listUsers(_ call: APICall) {
+        read(call) { state in
+            .success(
+                state.users.values.sorted { $0.name < $1.name }.map(\.view))
+        }
+    }
+
+    func addUser(_ call: APICall) {
+        let request: (name: String, role: Role, password: String)
+        do {
+            request = try call.decode { body throws(ConfigError) in
+                let name = try body.requireString("name")
+                let roleText = try body.requireString("role")
+                guard let role = Role(rawValue: roleText) else {
+                    throw ConfigError("role", "must be admin, operator or auditor, not \"\(roleText)\"")
+                }
+                let password = try body.requireString("password")
+                guard password.count >= 8 else { throw ConfigError("password", "must be at least 8 characters") }
+                return (name, role, password)
+            }
+        } catch { return call.fail(error) }
+        DispatchQueue.global().async { [self] in
+            let hash: String
+            do { hash = try PasswordHash.make(password: request.password, salt: SecureRandom.bytes(16)) } catch {
+                return call.fail(APIError(500, "internal", "cannot hash the password: \(error)"))
+            }
+            controller.write(command(call, .userAdd(.init(name: request.name, role: request.role, passwordHash: hash)))) {
+                call.finish($0, status: .created)
+            }
+        }
+    }
+}

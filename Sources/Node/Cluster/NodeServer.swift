@@ -1,0 +1,154 @@
+import Consensus
+import Dispatch
+import Foundation
+import Tunnel
+
+/// One running `warren node`: composes the Raft host, the control state machine, the
+/// controller, the admin API on the HTTPS port, and the leader's periodic duties.
+///
+/// Start-up order: recover the log (which restores the state), then listen on the peer
+/// port, then on the HTTPS port — so `/readyz` can never answer before Raft is running.
+final class NodeServer: @unchecked Sendable {
+    let config: NodeConfig
+    let log: NodeLog
+    let tls: NodeTLS
+    let machine: ControlStateMachine
+    let raft: RaftHost
+    let controller: ClusterController
+    let authenticator = Authenticator()
+    let metrics = NodeMetrics()
+    let api: AdminAPI
+    private let group: EventLoopGroup
+    private var http: HTTPServer?
+    private var dutiesTimer: TimerHandle?
+    /// Leader duties in flight (loop-confined to the Raft loop): one of each at a time.
+    private var dutiesPending: Set<String> = []
+
+    init(config: NodeConfig, log: NodeLog) throws {
+        self.config = config
+        self.log = log
+        tls = try NodeTLS(certificateFile: config.certificateFile, keyFile: config.keyFile, caFile: config.caFile)
+        machine = ControlStateMachine()
+        var peers: [NodeID: PeerTransport.Peer] = [:]
+        for member in config.members where member.id != config.id {
+            peers[NodeIdentity.raftID(member.id)] = .init(name: member.id, address: try SocketAddress(parsing: member.peer))
+        }
+        let settings = RaftHost.Settings(
+            selfName: config.id, dataDir: config.dataDir, peerListen: try SocketAddress(parsing: config.peerListen),
+            initialVoters: config.join ? [] : config.members.map { NodeIdentity.raftID($0.id) }, peers: peers,
+            tickMillis: config.raft.tickMillis, electionTicks: config.raft.electionTicks,
+            heartbeatTicks: config.raft.heartbeatTicks, snapshotEveryEntries: config.raft.snapshotEveryEntries)
+        raft = try RaftHost(
+            settings: settings, serverTLS: tls.peerServer, clientTLS: tls.peerClient, stateMachine: machine, log: log)
+        controller = ClusterController(config: config, raft: raft, machine: machine, tls: tls, log: log)
+        api = AdminAPI(controller: controller, authenticator: authenticator, metrics: metrics)
+        group = try EventLoopGroup(loopCount: config.loops == 0 ? EventLoopGroup.defaultLoopCount : config.loops)
+
+        // Reactions to committed changes, on the Raft loop, in log order.
+        raft.onLoopBlocking { [self] in
+            authenticator.update(machine.state.jwtKey)
+            refreshPeers()
+            machine.onApplied = { [weak self] command, _ in
+                guard let self, let command else { return }
+                switch command.op {
+                case .jwtRotate: authenticator.update(machine.state.jwtKey)
+                case .memberSet, .memberRemove: refreshPeers()
+                default: break
+                }
+            }
+            dutiesTimer = raft.loop.scheduleRepeating(everyNanos: 200_000_000) { [weak self] in self?.leaderDuties() }
+        }
+        let api = self.api
+        http = try HTTPServer(
+            configuration: .init(listen: try SocketAddress(parsing: config.apiListen), tls: tls.apiServer),
+            group: group, handler: { request, responder in api.handle(request, responder) })
+        log.info(
+            "node started",
+            [
+                "api": config.apiListen, "peer": config.peerListen, "dataDir": config.dataDir,
+                "certificate": tls.certificate.serialHex, "members": config.members.map(\.id).joined(separator: ","),
+            ])
+    }
+
+    /// The peer directory: the config's members, overridden by the replicated member list.
+    /// Raft loop.
+    private func refreshPeers() {
+        var peers: [NodeID: PeerTransport.Peer] = [:]
+        for member in config.members {
+            if let address = try? SocketAddress(parsing: member.peer) {
+                peers[NodeIdentity.raftID(member.id)] = .init(name: member.id, address: address)
+            }
+        }
+        for member in machine.state.members.values {
+            if let address = try? SocketAddress(parsing: member.peerAddress) {
+                peers[member.raftId] = .init(name: member.id, address: address)
+            }
+        }
+        raft.setPeers(peers)
+    }
+
+    /// What only the leader does, every 200 ms: create the JWT key the first time,
+    /// record the configured members' addresses, and close expired tunnels through a
+    /// committed entry. Raft loop.
+    private func leaderDuties() {
+        guard raft.statusOnLoop.driver.core.role == .leader else { return }
+        let state = machine.state
+        let now = APICall.nowMillis()
+        if state.jwtKey == nil {
+            propose("jwt", .jwtRotate(.init(keyId: AdminAPI.newID("k"), keyB64: Base64URL.encode(SecureRandom.bytes(32)))))
+        }
+        for member in config.members where state.members[member.id] == nil {
+            propose(
+                "member:\(member.id)",
+                .memberSet(
+                    .init(
+                        id: member.id, raftId: NodeIdentity.raftID(member.id), peerAddress: member.peer,
+                        apiAddress: member.api, mappingHost: member.mappingHost)))
+        }
+        // The leader's config sets the cluster's longest tunnel (configs should agree).
+        if state.tunnelDurationMaxSeconds != Int64(config.maxTunnelSeconds) {
+            propose("settings", .settingsSet(.init(tunnelDurationMaxSeconds: Int64(config.maxTunnelSeconds))))
+        }
+        let expired = state.tunnels.values.filter { $0.state == .open && $0.expiresAt <= now }.map(\.id).sorted()
+        if !expired.isEmpty { propose("expire", .tunnelExpire(.init(ids: expired))) }
+    }
+
+    private func propose(_ duty: String, _ op: ControlOp) {
+        guard dutiesPending.insert(duty).inserted else { return }
+        let command = ControlCommand(
+            at: APICall.nowMillis(), actor: Principal(.system, config.id), node: config.id, source: "", op: op)
+        let log = self.log
+        controller.write(command) { [weak self] result in
+            guard let self else { return }
+            raft.loop.execute { self.dutiesPending.remove(duty) }
+            switch result {
+            case .failure(let error): log.warn("leader duty failed", ["duty": duty, "error": "\(error)"])
+            case .success(.error(let refusal)): log.warn("leader duty refused", ["duty": duty, "error": "\(refusal)"])
+            case .success(.ok): log.info("leader duty done", ["duty": duty])
+            }
+        }
+    }
+
+    /// Graceful stop: hand leadership away if leading (so the cluster does not wait an
+    /// election timeout), stop serving, close the log.
+    func shutdown() {
+        let isLeader = raft.onLoopBlocking { [self] in
+            dutiesTimer?.cancel()
+            return raft.statusOnLoop.driver.core.role == .leader
+        }
+        if isLeader {
+            let done = BlockingResult<String>()
+            controller.membership(.init(kind: .transfer, id: "")) { result in
+                switch result {
+                case .success(let message): done.set(message)
+                case .failure(let error): done.set("leadership transfer failed: \(error)")
+                }
+            }
+            log.info("shutdown", ["leadership": done.wait()])
+        }
+        http?.stop()
+        group.shutdown()
+        raft.shutdown()
+        log.info("node stopped")
+    }
+}
