@@ -29,6 +29,26 @@ public final class HTTPResponder: Sendable {
         self.closeAfterResponse = closeAfterResponse
     }
 
+    /// A handler that let go of its responder without answering gets a 500 (and an
+    /// unfinished stream is cut off), then the connection closes: it never waits for an
+    /// answer that cannot come.
+    deinit {
+        let abandoned = phase.withLock { $0 }
+        guard abandoned != .done else { return }
+        let owner = LoopBoundOwner(owner: owner)
+        let response = HTTPResponse.error(
+            .internalServerError, code: "internal", message: "the request handler returned no response")
+        let body: @Sendable () -> Void = {
+            if abandoned == .awaiting {
+                owner.owner.write(response.serialized(closing: true))
+                owner.owner.responseComplete(closing: true)
+            } else {
+                owner.owner.closeNow()  // a chunked body without its last chunk: the client sees it cut
+            }
+        }
+        if loop.inEventLoop { body() } else { loop.execute(body) }
+    }
+
     /// True once the connection closed; later writes are dropped.
     public var isConnectionClosed: Bool { closed.load(ordering: .acquiring) }
 
@@ -146,4 +166,10 @@ public final class HTTPChunkedWriter: Sendable {
         out += HTTPWire.crlf
         return out
     }
+}
+
+/// Carries the loop-bound connection out of a deinit to its loop.
+// Safe: `owner` is dereferenced only in closures that run on its loop (see `HTTPResponder.onLoop`).
+private struct LoopBoundOwner: @unchecked Sendable {
+    let owner: HTTPServerConnection
 }

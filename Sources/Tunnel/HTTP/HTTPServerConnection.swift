@@ -19,8 +19,9 @@ final class HTTPServerConnection: ConnectionDelegate {
     private var parser: HTTPRequestParser
     private var phase = Phase.reading
     private var clientCertificate: Certificate?
-    /// The outstanding responder while `handling`. Invariant: nil in every other phase.
-    private var responder: HTTPResponder?
+    /// The outstanding responder while `handling` (weak: a handler that drops it gets
+    /// a 500 from its deinit). Invariant: nil in every other phase.
+    private weak var responder: HTTPResponder?
     private var peerClosed = false
     private var headerTimer: TimerHandle?
     private var idleTimer: TimerHandle?

@@ -170,6 +170,33 @@ struct HTTPServerTests {
         #expect(client.connectionsOpened == 2)
     }
 
+    @Test func aHandlerThatDropsItsResponderProducesA500AndTheConnectionCloses() throws {
+        let rig = try HTTPRig { request, responder in
+            if request.path == "/later" { onOtherThread { _ = responder } }  // dropped on another thread
+        }
+        defer { rig.stop() }
+        for path in ["/now", "/later"] {
+            let client = rig.client()
+            let response = try client.send(HTTPClientRequest(path: path))
+            #expect(response.status == .internalServerError)
+            #expect(response.headers["connection"] == "close")
+            #expect(String(decoding: response.body, as: UTF8.self).contains("\"code\":\"internal\""))
+        }
+        #expect(eventually { rig.server.statistics.openConnections.load == 0 })
+    }
+
+    @Test func aChunkedRequestBodyReachesTheHandler() throws {
+        let rig = try HTTPRig(handler: echoHandler)
+        defer { rig.stop() }
+        let socket = try BlockingClient(port: rig.server.port)
+        try socket.send(Array(
+            "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n".utf8))
+        let reply = String(decoding: try socket.receive(1 << 16), as: UTF8.self)
+        #expect(reply.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(reply.contains("X-Body: hello\r\n"))
+        #expect(reply.contains("POST /up [] 5 none"))
+    }
+
     @Test func anHTTP10RequestIsAnsweredAndClosed() throws {
         let rig = try HTTPRig(handler: echoHandler)
         defer { rig.stop() }

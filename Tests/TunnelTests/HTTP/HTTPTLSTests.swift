@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import Testing
 
 @testable import Tunnel
@@ -90,7 +91,8 @@ struct HTTPTLSTests {
     }
 
     @Test func aServerThatNeverAnswersTimesOutWithTheWait() throws {
-        let rig = try HTTPRig { _, _ in }  // never responds
+        let held = Mutex<[HTTPResponder]>([])
+        let rig = try HTTPRig { _, responder in held.withLock { $0.append(responder) } }  // never answers
         defer { rig.stop() }
         let client = rig.client(timeoutMillis: 150)
         #expect {
