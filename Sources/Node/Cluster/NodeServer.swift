@@ -70,6 +70,9 @@ final class NodeServer: @unchecked Sendable {
             ])
     }
 
+    /// The bound HTTPS port (useful when the config says port 0).
+    var apiPort: UInt16 { http?.port ?? 0 }
+
     /// The peer directory: the config's members, overridden by the replicated member list.
     /// Raft loop.
     private func refreshPeers() {
