@@ -7,13 +7,25 @@ extension RaftDriver {
         while stoppedReason == nil && raft.hasReady && rounds < 1_000 {
             rounds += 1
             let ready = raft.ready()
+            // Raft thesis §10.2.1: a leader's appends may go out while its own disk write
+            // runs. Safe because the core counts the leader's own copy towards a quorum
+            // only in `advance`, after the sync; votes, responses and everything a
+            // follower says still wait for the sync.
+            var later = ready.messages
+            if raft.role == .leader && !ready.messages.isEmpty {
+                let early = ready.messages.filter { Self.mayPrecedeSync($0.kind) }
+                if !early.isEmpty {
+                    later = ready.messages.filter { !Self.mayPrecedeSync($0.kind) }
+                    transport.send(early)
+                }
+            }
             do {
                 try persist(ready)
             } catch {
                 stop(reason: "storage: \(error)")
                 return
             }
-            if !ready.messages.isEmpty { transport.send(ready.messages) }
+            if !later.isEmpty { transport.send(later) }
             apply(ready)
             raft.advance(ready)
         }
@@ -29,7 +41,23 @@ extension RaftDriver {
         }
         if !ready.entries.isEmpty { try store.append(ready.entries) }
         if let hs = ready.hardState { try store.setHardState(hs) }
-        if !ready.entries.isEmpty || ready.hardState != nil || ready.snapshot != nil { try store.sync() }
+        // A hard state that only moves the commit index is buffered, not synced: losing
+        // it in a crash only makes this member re-learn the commit index from the
+        // leader, while term and vote must be durable before any message depends on
+        // them (etcd-raft's MustSync makes the same cut). It reaches the disk with the
+        // next sync.
+        let termOrVoteChanged = ready.hardState.map { ($0.term, $0.vote) != syncedTermVote } ?? false
+        if !ready.entries.isEmpty || termOrVoteChanged || ready.snapshot != nil {
+            try store.sync()
+            if let hs = ready.hardState { syncedTermVote = (hs.term, hs.vote) }
+        }
+    }
+
+    /// Leader messages that depend on nothing unsynced: appends and heartbeats carry
+    /// entries already in the leader's memory and a term it persisted when elected;
+    /// snapshots come from the state machine.
+    static func mayPrecedeSync(_ kind: Message.Kind) -> Bool {
+        kind == .append || kind == .heartbeat || kind == .installSnapshot || kind == .timeoutNow
     }
 
     func apply(_ ready: Ready) {

@@ -54,6 +54,9 @@ public final class RaftDriver {
     /// Why the driver stopped, once it has.
     public internal(set) var stoppedReason: String?
 
+    /// Term and vote as last made durable: a hard state differing only in its commit
+    /// index needs no fsync of its own (see `persist`).
+    var syncedTermVote: (term: UInt64, vote: NodeID) = (0, 0)
     var proposals: [UInt64: PendingProposal] = [:]
     var reads: [UInt64: PendingRead] = [:]
     var nextReadContext: UInt64 = 1
@@ -71,6 +74,7 @@ public final class RaftDriver {
         self.stateMachine = stateMachine
         self.options = options
         let persisted = try store.load()
+        syncedTermVote = (persisted.hardState.term, persisted.hardState.vote)
         var data: [UInt8]?
         if let snap = try store.loadSnapshot(), snap.metadata.index == persisted.snapshot.index {
             try stateMachine.restore(snap.data, metadata: snap.metadata)
