@@ -1,0 +1,45 @@
+/// `warren ctl snapshot save` and `auth rotate-key` (admin only).
+enum CtlSnapshotSaveCommand: WarrenCommand {
+    static let spec = CommandSpec(
+        path: ["ctl", "snapshot", "save"],
+        summary: "Save the whole replicated state (a backup) to FILE.",
+        details: """
+            Written atomically (temporary file, fsync, rename) with mode 0600: the snapshot holds
+            password hashes and the JWT signing key.
+            """,
+        positionals: "FILE")
+
+    static func run(_ args: ParsedArguments) throws -> Int32 {
+        guard let file = args.positionals.first else { throw ArgumentError.missingFlag("FILE", command: args.displayName) }
+        guard args.positionals.count == 1 else {
+            throw ArgumentError.unexpectedArgument(args.positionals[1], command: args.displayName)
+        }
+        let client = try CtlClient.forCommand(args)
+        let writer = try AtomicFileWriter(path: file, mode: 0o600)
+        var bytes = 0
+        try client.download("/v1/snapshot") { chunk throws(CtlError) in
+            try writer.write(chunk)
+            bytes += chunk.count
+        }
+        try writer.commit()
+        if args.json {
+            CtlOutput.write(CtlOutput.prettyJSON(object: ["file": file, "bytes": bytes] as [String: Any]))
+        } else {
+            CtlOutput.write("Saved the cluster state to \(file) (\(bytes) bytes).\n")
+        }
+        return 0
+    }
+}
+
+enum CtlAuthRotateKeyCommand: WarrenCommand {
+    static let spec = CommandSpec(
+        path: ["ctl", "auth", "rotate-key"],
+        summary: "Replace the JWT signing key: every token issued so far stops working.")
+
+    static func run(_ args: ParsedArguments) throws -> Int32 {
+        try CtlArguments.none(args)
+        let bytes = try CtlClient.forCommand(args).call("POST", "/v1/auth/rotate-key", body: [:])
+        try CtlOutput.emit(bytes, args, line: "Rotated the signing key: every user must sign in again.")
+        return 0
+    }
+}

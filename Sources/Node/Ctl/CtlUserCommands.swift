@@ -1,0 +1,55 @@
+/// `warren ctl user add|list|remove` (admin only).
+enum CtlUserAddCommand: WarrenCommand {
+    static let spec = CommandSpec(
+        path: ["ctl", "user", "add"],
+        summary: "Add a user with a role: admin, operator or auditor.",
+        details: """
+            Asks for the password twice on the terminal (no echo), or reads one line from stdin
+            with --password-stdin. At least 8 characters.
+
+            Example: printf '%s\\n' "$PW" | warren ctl user add alice --role operator --password-stdin
+            """,
+        flags: [
+            .value("role", "ROLE", "admin, operator or auditor.", required: true),
+            .bool("password-stdin", "Read the password as one line from stdin."),
+        ],
+        positionals: "NAME")
+
+    static func run(_ args: ParsedArguments) throws -> Int32 {
+        let name = try CtlArguments.positional(args, "a user NAME")
+        let role = try args.choice("role", Role.allCases.map(\.rawValue), default: "")
+        let client = try CtlClient.forCommand(args)
+        let password = try CtlPassword.read(args, prompt: "Password for \(name): ", confirm: true)
+        guard password.count >= 8 else { throw CtlError("the password must be at least 8 characters") }
+        let bytes = try client.call("POST", "/v1/users", body: ["name": name, "role": role, "password": password])
+        try CtlOutput.emit(bytes, args, line: "Added user \(name) (\(role)).")
+        return 0
+    }
+}
+
+enum CtlUserListCommand: WarrenCommand {
+    static let spec = CommandSpec(path: ["ctl", "user", "list"], summary: "List users and their roles.")
+
+    static func run(_ args: ParsedArguments) throws -> Int32 {
+        try CtlArguments.none(args)
+        let bytes = try CtlClient.forCommand(args).call("GET", "/v1/users")
+        try CtlOutput.emit(bytes, args, as: [ControlState.UserView].self) { users in
+            var table = TextTable(["NAME", "ROLE", "CREATED", "CREATED BY"])
+            for u in users { table.add([u.name, u.role.rawValue, CtlTime.rfc3339(ms: u.createdAt), u.createdBy]) }
+            return table.render()
+        }
+        return 0
+    }
+}
+
+enum CtlUserRemoveCommand: WarrenCommand {
+    static let spec = CommandSpec(
+        path: ["ctl", "user", "remove"], summary: "Remove a user (not the last admin).", positionals: "NAME")
+
+    static func run(_ args: ParsedArguments) throws -> Int32 {
+        let name = try CtlArguments.positional(args, "a user NAME")
+        let bytes = try CtlClient.forCommand(args).call("DELETE", "/v1/users/\(name)")
+        try CtlOutput.emit(bytes, args, line: "Removed user \(name).")
+        return 0
+    }
+}
