@@ -97,7 +97,7 @@ extension AdminAPI {
                     id: name, voter: core.conf.voters.contains(id), api: record?.apiAddress ?? configured?.api,
                     peer: record?.peerAddress ?? configured?.peer, match: progress?.match,
                     active: id == core.id ? true : progress?.recentActive)
-            }
+            }.sorted { $0.id < $1.id }
             call.ok(
                 StatusView(
                     node: controller.config.id, role: core.role.rawValue,
