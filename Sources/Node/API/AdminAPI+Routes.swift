@@ -7,6 +7,11 @@ extension AdminAPI {
         Route(method: "GET", segments: ["metrics"], access: .open) { api, call in api.metricsText(call) },
         // Sign in.
         Route(method: "POST", segments: ["v1", "login"], access: .open) { api, call in api.login(call) },
+        // Connector enrolment (the connect secret is the credential).
+        Route(method: "GET", segments: ["v1", "connect", "ca"], access: .open) { api, call in api.connectCA(call) },
+        Route(method: "POST", segments: ["v1", "connect", ":id", "enrol"], access: .open) { api, call in
+            api.enrolConnector(call)
+        },
         // Cluster.
         Route(method: "GET", segments: ["v1", "status"], access: .permission(.clusterRead)) { api, call in
             api.status(call)
