@@ -1,5 +1,7 @@
 import Consensus
+import Dispatch
 import Foundation
+internal import Synchronization
 import Tunnel
 
 /// Health, readiness, metrics, status, membership, keys, snapshot and the internal routes.
@@ -62,6 +64,8 @@ extension AdminAPI {
             var peer: String?
             var match: UInt64?
             var active: Bool?
+            /// The member's current node certificate, as it reports it (nil: unreachable).
+            var certificate: CertificateView?
         }
         struct CertificateView: Encodable, Sendable {
             var serial: String
@@ -98,14 +102,37 @@ extension AdminAPI {
                     peer: record?.peerAddress ?? configured?.peer, match: progress?.match,
                     active: id == core.id ? true : progress?.recentActive)
             }.sorted { $0.id < $1.id }
-            call.ok(
-                StatusView(
-                    node: controller.config.id, role: core.role.rawValue,
-                    leader: core.leader == 0 ? nil : controller.apiName(of: core.leader), term: core.term,
-                    commitIndex: core.commitIndex, appliedIndex: status.appliedIndex, lastIndex: core.lastIndex,
-                    members: members, links: links,
-                    certificate: .init(serial: certificate.serialHex, notAfter: certificate.notAfter)))
+            let base = StatusView(
+                node: controller.config.id, role: core.role.rawValue,
+                leader: core.leader == 0 ? nil : controller.apiName(of: core.leader), term: core.term,
+                commitIndex: core.commitIndex, appliedIndex: status.appliedIndex, lastIndex: core.lastIndex,
+                members: members, links: links,
+                certificate: .init(serial: certificate.serialHex, notAfter: certificate.notAfter))
+            // Each member's certificate, asked in parallel off the Raft loop (1 s budget).
+            DispatchQueue.global().async {
+                var view = base
+                let answers = Mutex<[String: StatusView.CertificateView]>([:])
+                DispatchQueue.concurrentPerform(iterations: base.members.count) { i in
+                    let member = base.members[i]
+                    if member.id == base.node {
+                        answers.withLock { $0[member.id] = base.certificate }
+                        return
+                    }
+                    guard let api = member.api, let info = controller.nodeInfo(api) else { return }
+                    answers.withLock { $0[member.id] = info }
+                }
+                let found = answers.withLock { $0 }
+                for i in view.members.indices { view.members[i].certificate = found[view.members[i].id] }
+                call.ok(view)
+            }
         }
+    }
+
+    /// `GET /v1/internal/node-info`: this node's id and certificate (for `status`).
+    func internalNodeInfo(_ call: APICall) {
+        let certificate = controller.tls.certificate
+        call.ok(
+            ["id": controller.config.id, "serial": certificate.serialHex, "notAfter": String(certificate.notAfter)])
     }
 
     /// Registers the member's addresses (replicated), then adds it as a learner and

@@ -117,6 +117,9 @@ extension AdminAPI {
         Route(method: "POST", segments: ["v1", "internal", "read-index"], access: .node) { api, call in
             api.internalReadIndex(call)
         },
+        Route(method: "GET", segments: ["v1", "internal", "node-info"], access: .node) { api, call in
+            api.internalNodeInfo(call)
+        },
         Route(method: "POST", segments: ["v1", "internal", "membership"], access: .node) { api, call in
             api.internalMembership(call)
         },

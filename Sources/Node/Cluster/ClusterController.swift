@@ -190,6 +190,22 @@ final class ClusterController: @unchecked Sendable {
         }
     }
 
+    /// Another member's certificate serial and expiry, or nil if it does not answer
+    /// within a second. Blocking: off the event loops.
+    func nodeInfo(_ address: String) -> AdminAPI.StatusView.CertificateView? {
+        guard let parsed = try? SocketAddress(parsing: address) else { return nil }
+        let client = HTTPClient(
+            host: parsed.host, port: parsed.port, tls: tls.apiClient.current, serverName: parsed.host,
+            timeoutMillis: 1000)
+        defer { client.close() }
+        guard let response = try? client.send(HTTPClientRequest(path: "/v1/internal/node-info")),
+            response.status == .ok,
+            let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: String],
+            let serial = json["serial"], let notAfter = json["notAfter"].flatMap({ Int64($0) })
+        else { return nil }
+        return .init(serial: serial, notAfter: notAfter)
+    }
+
     // MARK: mapping results
 
     static func parse(_ bytes: [UInt8]) -> Result<ControlResult, APIError> {

@@ -21,13 +21,15 @@ final class NodeServer: @unchecked Sendable {
     private let group: EventLoopGroup
     private var http: HTTPServer?
     private var dutiesTimer: TimerHandle?
+    private var certificateWatcher: FileWatcher?
     /// Leader duties in flight (loop-confined to the Raft loop): one of each at a time.
     private var dutiesPending: Set<String> = []
 
     init(config: NodeConfig, log: NodeLog) throws {
         self.config = config
         self.log = log
-        tls = try NodeTLS(certificateFile: config.certificateFile, keyFile: config.keyFile, caFile: config.caFile)
+        tls = try NodeTLS(
+            certificateFile: config.certificateFile, keyFile: config.keyFile, caFile: config.caFile, nodeID: config.id)
         machine = ControlStateMachine()
         var peers: [NodeID: PeerTransport.Peer] = [:]
         for member in config.members where member.id != config.id {
@@ -62,12 +64,35 @@ final class NodeServer: @unchecked Sendable {
         http = try HTTPServer(
             configuration: .init(listen: try SocketAddress(parsing: config.apiListen), tls: tls.apiServer),
             group: group, handler: { request, responder in api.handle(request, responder) })
+        certificateWatcher = try FileWatcher(paths: [config.certificateFile, config.keyFile, config.caFile]) {
+            [weak self] changed in self?.reloadCertificates(changed)
+        }
         log.info(
             "node started",
             [
                 "api": config.apiListen, "peer": config.peerListen, "dataDir": config.dataDir,
                 "certificate": tls.certificate.serialHex, "members": config.members.map(\.id).joined(separator: ","),
             ])
+    }
+
+    /// Hot reload after the certificate, key or CA file changed: new handshakes on both
+    /// ports use the new files; live connections (sessions, admin calls, Raft links)
+    /// keep theirs. A bad set of files is refused and the old contexts keep serving.
+    private func reloadCertificates(_ changed: [String]) {
+        let old = tls.certificate
+        do {
+            let new = try tls.reload(certificateFile: config.certificateFile, keyFile: config.keyFile, caFile: config.caFile)
+            metrics.increment("warren_certificate_reloads_total{outcome=\"ok\"}")
+            log.info(
+                "certificates reloaded",
+                ["changed": changed.joined(separator: ","), "old": old.serialHex, "new": new.serialHex,
+                 "notAfter": "\(new.notAfter)"])
+        } catch {
+            metrics.increment("warren_certificate_reloads_total{outcome=\"refused\"}")
+            log.warn(
+                "certificate files refused; still serving the previous ones",
+                ["changed": changed.joined(separator: ","), "serial": old.serialHex, "error": "\(error)"])
+        }
     }
 
     /// The bound HTTPS port (useful when the config says port 0).
@@ -149,6 +174,7 @@ final class NodeServer: @unchecked Sendable {
             }
             log.info("shutdown", ["leadership": done.wait()])
         }
+        certificateWatcher?.stop()
         http?.stop()
         group.shutdown()
         raft.shutdown()

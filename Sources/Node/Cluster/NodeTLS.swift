@@ -1,3 +1,5 @@
+import Foundation
+internal import Synchronization
 import Tunnel
 
 /// The TLS contexts of one node, each behind a provider so certificate hot reload can swap
@@ -8,17 +10,72 @@ import Tunnel
 /// - API server: asks for a client certificate without requiring one (connectors and
 ///   admins present one, browsers and JWT callers do not); routes check the role;
 /// - API client: the node certificate, for forwarding requests to the leader.
-struct NodeTLS: Sendable {
+///
+/// Safe from any thread: the providers and the current certificate are locked.
+final class NodeTLS: Sendable {
     let peerServer: TLSContextProvider
     let peerClient: TLSContextProvider
     let apiServer: TLSContextProvider
     let apiClient: TLSContextProvider
-    /// The node certificate's serial and expiry, for status and readiness.
-    let certificate: Certificate
+    let nodeID: String
+    private let current: Mutex<Certificate>
 
-    init(certificateFile: String, keyFile: String, caFile: String) throws {
+    /// Loads and checks the files (see `contexts`); throws naming what is wrong.
+    init(certificateFile: String, keyFile: String, caFile: String, nodeID: String? = nil) throws {
+        let loaded = try Self.contexts(certificateFile: certificateFile, keyFile: keyFile, caFile: caFile, nodeID: nodeID)
+        self.nodeID = nodeID ?? loaded.certificate.roleName ?? ""
+        peerServer = TLSContextProvider(loaded.peerServer)
+        peerClient = TLSContextProvider(loaded.peerClient)
+        apiServer = TLSContextProvider(loaded.apiServer)
+        apiClient = TLSContextProvider(loaded.apiClient)
+        current = Mutex(loaded.certificate)
+    }
+
+    /// The node certificate new handshakes present.
+    var certificate: Certificate { current.withLock { $0 } }
+
+    /// Hot reload: checks the files and, only if every check passes, swaps all four
+    /// contexts at once. Live connections keep the contexts they started with. Throws
+    /// (changing nothing) for a half-written, mismatched, expired or foreign file.
+    @discardableResult
+    func reload(certificateFile: String, keyFile: String, caFile: String) throws -> Certificate {
+        let loaded = try Self.contexts(certificateFile: certificateFile, keyFile: keyFile, caFile: caFile, nodeID: nodeID)
+        peerServer.swap(loaded.peerServer)
+        peerClient.swap(loaded.peerClient)
+        apiServer.swap(loaded.apiServer)
+        apiClient.swap(loaded.apiClient)
+        current.withLock { $0 = loaded.certificate }
+        return loaded.certificate
+    }
+
+    private struct Loaded {
+        var certificate: Certificate
+        var peerServer: TLSContext
+        var peerClient: TLSContext
+        var apiServer: TLSContext
+        var apiClient: TLSContext
+    }
+
+    /// Parses and checks: the key matches the certificate, it is valid now, it chains to
+    /// a CA in the CA file, it names role node (and this node, when known).
+    private static func contexts(certificateFile: String, keyFile: String, caFile: String, nodeID: String?) throws
+        -> Loaded
+    {
         let base = try TLSConfiguration.files(certificate: certificateFile, key: keyFile, ca: caFile)
-        certificate = try Certificate(contentsOfFile: certificateFile)
+        let certificate = try Certificate(pem: base.certificateChainPEM ?? "")
+        guard certificate.role == .node else {
+            throw TLSError(.configuration, "\(certificateFile) is not a node certificate (no warren://node/NAME SAN)")
+        }
+        if let nodeID, certificate.roleName != nodeID {
+            throw TLSError(
+                .configuration, "\(certificateFile) names node \(certificate.roleName ?? "?"), not this node (\(nodeID))")
+        }
+        let authorities = try Certificate.all(fromPEM: base.trustRootsPEM ?? "")
+        let now = Int64(Date().timeIntervalSince1970)
+        if case .rejected(let why) = certificate.verify(against: authorities, at: now, usage: .serverAuth) {
+            throw TLSError(
+                .configuration, "\(certificateFile) (serial \(certificate.serialHex)) does not verify against \(caFile): \(why.reason)")
+        }
         var peerServer = base
         peerServer.clientAuth = .required
         peerServer.acceptedPeerRoles = [.node]
@@ -29,9 +86,9 @@ struct NodeTLS: Sendable {
         apiServer.alpn = ["http/1.1"]
         var apiClient = base
         apiClient.alpn = ["http/1.1"]
-        self.peerServer = TLSContextProvider(try TLSContext(peerServer, side: .server))
-        self.peerClient = TLSContextProvider(try TLSContext(peerClient, side: .client))
-        self.apiServer = TLSContextProvider(try TLSContext(apiServer, side: .server))
-        self.apiClient = TLSContextProvider(try TLSContext(apiClient, side: .client))
+        return Loaded(
+            certificate: certificate, peerServer: try TLSContext(peerServer, side: .server),
+            peerClient: try TLSContext(peerClient, side: .client), apiServer: try TLSContext(apiServer, side: .server),
+            apiClient: try TLSContext(apiClient, side: .client))
     }
 }

@@ -65,6 +65,10 @@ public final class HTTPClient {
     }
 
     /// Closes the kept-alive connection, if any.
+    /// The server certificate of the open connection (TLS only), e.g. to see which serial
+    /// a node presents after a certificate reload.
+    public var peerCertificate: Certificate? { transport?.tls?.peerCertificate }
+
     public func close() {
         transport?.close()
         transport = nil

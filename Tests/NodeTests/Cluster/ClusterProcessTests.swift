@@ -127,3 +127,58 @@ struct ClusterProcessTests {
         }
     }
 }
+
+@Suite("Certificate rotation on a running cluster", .serialized)
+struct ClusterCertificateRotationTests {
+    /// Every node's certificate renewed with `warren pki issue` while writes flow through
+    /// every node: no write fails, no election happens (Raft links stay up), and every
+    /// member then reports its new serial.
+    @Test func renewingEveryNodeUnderWriteLoadDropsNothing() throws {
+        let names = ["n1", "n2", "n3"]
+        let cluster = try ProcessCluster(names: names)
+        for name in names { try cluster.start(name, initial: names) }
+        try cluster.waitReady(names)
+        func status() -> [String: Any] { cluster.json((try? cluster.call("n1", "GET", "/v1/status")) ?? .init(status: 500)) }
+        var before: [String: String] = [:]
+        try waitUntil("every member reports its certificate") {
+            let members = status()["members"] as? [[String: Any]] ?? []
+            before = Dictionary(
+                uniqueKeysWithValues: members.compactMap { m -> (String, String)? in
+                    guard let id = m["id"] as? String, let c = m["certificate"] as? [String: Any],
+                        let serial = c["serial"] as? String
+                    else { return nil }
+                    return (id, serial)
+                })
+            return before.count == 3
+        }
+        let term = status()["term"] as? Int
+        let load = ClusterProcessTests.WriteLoad(cluster) { names }
+        try waitUntil("writes flow") { load.shared.acknowledged.withLock { $0.count } >= 20 }
+        for name in names {
+            let issue = Process()
+            issue.executableURL = URL(fileURLWithPath: cluster.binary)
+            issue.arguments = ["pki", "issue", "--pki", "\(cluster.dir)/pki", "--name", name, "--hosts", "127.0.0.1"]
+            issue.standardOutput = FileHandle.nullDevice
+            try issue.run()
+            issue.waitUntilExit()
+            #expect(issue.terminationStatus == 0)
+        }
+        var after: [String: String] = [:]
+        try waitUntil("every member serves its new certificate") {
+            let members = status()["members"] as? [[String: Any]] ?? []
+            after = Dictionary(
+                uniqueKeysWithValues: members.compactMap { m -> (String, String)? in
+                    guard let id = m["id"] as? String, let c = m["certificate"] as? [String: Any],
+                        let serial = c["serial"] as? String
+                    else { return nil }
+                    return (id, serial)
+                })
+            return after.count == 3 && names.allSatisfy { after[$0] != before[$0] }
+        }
+        let acknowledgedBefore = load.shared.acknowledged.withLock { $0.count }
+        try waitUntil("writes still flow") { load.shared.acknowledged.withLock { $0.count } >= acknowledgedBefore + 20 }
+        load.finish()
+        #expect(load.shared.failures.withLock { $0 }.isEmpty, "\(load.shared.failures.withLock { $0 }.prefix(3))")
+        #expect(status()["term"] as? Int == term, "no election during the rotation")
+    }
+}
