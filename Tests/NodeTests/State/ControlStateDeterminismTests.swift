@@ -281,3 +281,26 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Control state: pathological JSON")
+struct ControlStateHostileJSONTests {
+    @Test func deeplyNestedJSONIsRefusedWithoutCrashing() {
+        let h = Harness()
+        for depth in [1_000, 100_000, ControlCommand.bytesMax / 2] {
+            let arrays = Array(repeating: UInt8(ascii: "["), count: depth)
+            let objects = Array("{\"op\":".utf8).repeated(depth / 6)
+            for bytes in [arrays, objects] {
+                guard case .error(let error) = h.runBytes(bytes) else {
+                    Issue.record("nested input applied")
+                    continue
+                }
+                #expect(error.code == .badCommand)
+            }
+        }
+        #expect(h.state == ControlState())
+    }
+}
+
+extension Array {
+    fileprivate func repeated(_ times: Int) -> [Element] { (0..<times).flatMap { _ in self } }
+}
