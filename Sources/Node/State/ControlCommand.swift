@@ -175,3 +175,38 @@ extension ControlOp: Codable {
         try container.encode(type, forKey: .type)
     }
 }
+
+extension ControlOp {
+    /// The object an op concerns, `kind/id`, for audit records of refusals (ids are cut
+    /// to 64 bytes and kept only when well-formed; never a secret field).
+    var object: String {
+        func named(_ kind: String, _ id: String) -> String {
+            (try? Validation.name(id, "id")) != nil ? "\(kind)/\(id)" : "\(kind)/?"
+        }
+        switch self {
+        case .tunnelCreate(let p): return named("tunnel", p.id)
+        case .tunnelClose(let p): return named("tunnel", p.id)
+        case .tunnelExpire: return ""
+        case .connectorEnrol(let p): return named("connector", p.connectorId)
+        case .connectorRenew(let p): return named("connector", p.id)
+        case .connectorStatus(let p): return named("connector", p.id)
+        case .connectorRevoke(let p): return named("connector", p.id)
+        case .mappingAdd(let p): return named("mapping", p.id)
+        case .mappingRemove(let p): return named("mapping", p.id)
+        case .endpointCreate(let p): return named("endpoint", p.id)
+        case .endpointAssociate(let p): return named("endpoint", p.id)
+        case .endpointUnassociate(let p): return named("endpoint", p.id)
+        case .endpointDelete(let p): return named("endpoint", p.id)
+        case .forwardAdd(let p): return named("forward", p.id)
+        case .forwardRemove(let p): return named("forward", p.id)
+        case .memberSet(let p): return named("member", p.id)
+        case .memberRemove(let p): return named("member", p.id)
+        case .userAdd(let p): return named("user", p.name)
+        case .userRemove(let p): return named("user", p.name)
+        case .jwtRotate(let p): return named("jwt", p.keyId)
+        case .trustRevokeSerial(let p): return named("serial", p.serial)
+        case .settingsSet: return "settings"
+        case .auditAppend, .auditPrune: return "audit"
+        }
+    }
+}

@@ -47,7 +47,7 @@ extension ControlState {
         clockMs = max(clockMs, command.at)
         let context = Context(at: clockMs, actor: command.actor, node: command.node, source: command.source)
         if let denial = authorize(command.op, actor: command.actor) {
-            record(context, command.op.type, object: "", outcome: .denied, detail: denial.description)
+            record(context, command.op.type, object: command.op.object, outcome: .denied, detail: denial.description)
             return .error(denial)
         }
         do throws(ControlError) {
@@ -57,7 +57,7 @@ extension ControlState {
             }
             return .ok(applied.result)
         } catch {
-            record(context, command.op.type, object: "", outcome: .rejected, detail: error.description)
+            record(context, command.op.type, object: command.op.object, outcome: .rejected, detail: error.description)
             return .error(error)
         }
     }

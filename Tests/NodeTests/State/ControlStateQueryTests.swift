@@ -31,3 +31,16 @@ struct ControlStateQueryTests {
         #expect(!s.isRevoked(serial: "AB"))
     }
 }
+
+@Suite("Control state: audit of refusals")
+struct ControlStateRefusalAuditTests {
+    @Test func refusalsNameTheirObjectButNeverAMalformedId() {
+        let h = Harness()
+        h.refused(.tunnelClose(.init(id: "t404", reason: .admin)), .notFound)
+        #expect(h.state.audit.records.last?.object == "tunnel/t404")
+        h.refused(.tunnelClose(.init(id: "bad id\n", reason: .admin)), .notFound)
+        #expect(h.state.audit.records.last?.object == "tunnel/?")
+        h.refused(.trustRevokeSerial(.init(serial: "zz")), .invalidValue)
+        #expect(h.state.audit.records.last?.object == "serial/zz")
+    }
+}
