@@ -23,7 +23,7 @@ extension ControlState {
     mutating func setMember(_ p: OpPayload.MemberSet, _ context: Context) throws(ControlError) -> Applied {
         try Validation.name(p.id, "id")
         guard p.raftId != 0 else { throw ControlError(.invalidValue, "raftId must not be 0") }
-        if let other = members.values.first(where: { $0.raftId == p.raftId && $0.id != p.id }) {
+        if let other = members.values.firstByID(where: { $0.raftId == p.raftId && $0.id != p.id }) {
             throw ControlError(.alreadyExists, "raftId \(p.raftId) belongs to member \(other.id)")
         }
         let peer = try Validation.endpointAddress(p.peerAddress, "peerAddress")
