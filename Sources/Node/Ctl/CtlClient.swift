@@ -42,7 +42,10 @@ final class CtlClient {
     /// A client for a command: `--pki DIR` (mutual TLS with the admin certificate) wins;
     /// else the saved session (which must not have expired). Servers: `--server`, else the
     /// session's, else the local 3-node defaults.
-    static func forCommand(_ args: ParsedArguments, timeoutMillis: Int = defaultTimeoutMillis) throws -> CtlClient {
+    static func forCommand(
+        _ args: ParsedArguments, timeoutMillis: Int = defaultTimeoutMillis,
+        environment: [String: String] = ProcessInfo.processInfo.environment, nowMs: Int64 = CtlTime.nowMillis()
+    ) throws -> CtlClient {
         let explicit = try args.servers.isEmpty ? nil : parseServers(args.servers)
         if let dir = args.pki {
             let configuration: TLSConfiguration
@@ -56,9 +59,9 @@ final class CtlClient {
                 servers: try explicit ?? parseServers(defaultServerURLs), tls: try context(configuration), bearer: nil,
                 timeoutMillis: timeoutMillis)
         }
-        let path = try CtlSessionFile.path()
+        let path = try CtlSessionFile.path(environment: environment)
         guard let session = try CtlSessionFile.load(path) else { throw CtlError.notSignedIn("not signed in") }
-        guard session.expiresAt > CtlTime.nowMillis() else {
+        guard session.expiresAt > nowMs else {
             throw CtlError.notSignedIn(
                 "the session of \(session.user) expired at \(CtlTime.rfc3339(ms: session.expiresAt))")
         }
@@ -153,11 +156,9 @@ final class CtlClient {
             do throws(CtlError) { try sink(bytes) } catch { sinkError = error }
             delivered += bytes.count
         }
-        let (server, response) = try exchange(HTTPClientRequest(path: path), changes: false) {
+        let request = HTTPClientRequest(path: path)
+        let (server, response) = try exchange(request, changes: false, retryable: { delivered == 0 }) {
             client, request throws(HTTPClientError) in
-            guard delivered == 0 else {
-                throw HTTPClientError(.io, "the download was cut off after \(delivered) bytes; start it again")
-            }
             head = []
             looksLikeError = nil
             return try client.send(request) { chunk in
@@ -183,7 +184,7 @@ final class CtlClient {
     /// Finds a server that accepts a connection and sends `request` there (see the type's
     /// comment for when it moves on to the next one).
     private func exchange(
-        _ request: HTTPClientRequest, changes: Bool,
+        _ request: HTTPClientRequest, changes: Bool, retryable: () -> Bool = { true },
         _ send: (HTTPClient, HTTPClientRequest) throws(HTTPClientError) -> HTTPClientResponse
     ) throws(CtlError) -> (Server, HTTPClientResponse) {
         var request = request
@@ -211,6 +212,9 @@ final class CtlClient {
                     throw CtlError(
                         "\(request.method) \(request.path) was sent to \(server.url) but got no answer "
                             + "(\(error.message)); it may have been applied: check before retrying")
+                }
+                guard retryable() else {
+                    throw CtlError("the download from \(server.url) was cut off (\(error.message)); start it again")
                 }
                 failures.append("\(server.url): \(error.message)")
             }

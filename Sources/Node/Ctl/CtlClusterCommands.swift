@@ -27,7 +27,7 @@ struct CtlStatusView: Decodable, Sendable {
 
     var membersTable: TextTable {
         var table = TextTable(["ID", "KIND", "API", "PEER", "MATCH", "ACTIVE", "LEADER"])
-        for member in members {
+        for member in members.sorted(by: { $0.id < $1.id }) {
             table.add([
                 member.id, member.voter ? "voter" : "learner", CtlOutput.orDash(member.api),
                 CtlOutput.orDash(member.peer), member.match.map(String.init) ?? "-",

@@ -65,6 +65,7 @@ enum ControlOp: Equatable, Sendable {
     case userRemove(OpPayload.UserRemove)
     case jwtRotate(OpPayload.JWTRotate)
     case trustRevokeSerial(OpPayload.TrustRevokeSerial)
+    case trustSetCAs(OpPayload.TrustSetCAs)
     case settingsSet(OpPayload.SettingsSet)
     case auditAppend(OpPayload.AuditAppend)
     case auditPrune(OpPayload.AuditPrune)
@@ -93,6 +94,7 @@ enum ControlOp: Equatable, Sendable {
         case .userRemove: "user.remove"
         case .jwtRotate: "jwt.rotate"
         case .trustRevokeSerial: "trust.revokeSerial"
+        case .trustSetCAs: "trust.setCAs"
         case .settingsSet: "settings.set"
         case .auditAppend: "audit.append"
         case .auditPrune: "audit.prune"
@@ -104,7 +106,8 @@ enum ControlOp: Equatable, Sendable {
         "tunnel.create", "tunnel.close", "tunnel.expire", "connector.enrol", "connector.renew", "connector.status",
         "connector.revoke", "mapping.add", "mapping.remove", "endpoint.create", "endpoint.associate",
         "endpoint.unassociate", "endpoint.delete", "forward.add", "forward.remove", "member.set", "member.remove",
-        "user.add", "user.remove", "jwt.rotate", "trust.revokeSerial", "settings.set", "audit.append", "audit.prune",
+        "user.add", "user.remove", "jwt.rotate", "trust.revokeSerial", "trust.setCAs", "settings.set", "audit.append",
+        "audit.prune",
     ]
 }
 
@@ -135,6 +138,7 @@ extension ControlOp: Codable {
         case "user.remove": self = .userRemove(try .init(from: decoder))
         case "jwt.rotate": self = .jwtRotate(try .init(from: decoder))
         case "trust.revokeSerial": self = .trustRevokeSerial(try .init(from: decoder))
+        case "trust.setCAs": self = .trustSetCAs(try .init(from: decoder))
         case "settings.set": self = .settingsSet(try .init(from: decoder))
         case "audit.append": self = .auditAppend(try .init(from: decoder))
         case "audit.prune": self = .auditPrune(try .init(from: decoder))
@@ -167,11 +171,48 @@ extension ControlOp: Codable {
         case .userRemove(let p): try p.encode(to: encoder)
         case .jwtRotate(let p): try p.encode(to: encoder)
         case .trustRevokeSerial(let p): try p.encode(to: encoder)
+        case .trustSetCAs(let p): try p.encode(to: encoder)
         case .settingsSet(let p): try p.encode(to: encoder)
         case .auditAppend(let p): try p.encode(to: encoder)
         case .auditPrune(let p): try p.encode(to: encoder)
         }
         var container = encoder.container(keyedBy: TypeKey.self)
         try container.encode(type, forKey: .type)
+    }
+}
+
+extension ControlOp {
+    /// The object an op concerns, `kind/id`, for audit records of refusals (ids are cut
+    /// to 64 bytes and kept only when well-formed; never a secret field).
+    var object: String {
+        func named(_ kind: String, _ id: String) -> String {
+            (try? Validation.name(id, "id")) != nil ? "\(kind)/\(id)" : "\(kind)/?"
+        }
+        switch self {
+        case .tunnelCreate(let p): return named("tunnel", p.id)
+        case .tunnelClose(let p): return named("tunnel", p.id)
+        case .tunnelExpire: return ""
+        case .connectorEnrol(let p): return named("connector", p.connectorId)
+        case .connectorRenew(let p): return named("connector", p.id)
+        case .connectorStatus(let p): return named("connector", p.id)
+        case .connectorRevoke(let p): return named("connector", p.id)
+        case .mappingAdd(let p): return named("mapping", p.id)
+        case .mappingRemove(let p): return named("mapping", p.id)
+        case .endpointCreate(let p): return named("endpoint", p.id)
+        case .endpointAssociate(let p): return named("endpoint", p.id)
+        case .endpointUnassociate(let p): return named("endpoint", p.id)
+        case .endpointDelete(let p): return named("endpoint", p.id)
+        case .forwardAdd(let p): return named("forward", p.id)
+        case .forwardRemove(let p): return named("forward", p.id)
+        case .memberSet(let p): return named("member", p.id)
+        case .memberRemove(let p): return named("member", p.id)
+        case .userAdd(let p): return named("user", p.name)
+        case .userRemove(let p): return named("user", p.name)
+        case .jwtRotate(let p): return named("jwt", p.keyId)
+        case .trustRevokeSerial(let p): return named("serial", p.serial)
+        case .trustSetCAs: return "trust"
+        case .settingsSet: return "settings"
+        case .auditAppend, .auditPrune: return "audit"
+        }
     }
 }

@@ -125,7 +125,10 @@ struct JWTKeyRecord: Codable, Equatable, Sendable {
     var rotatedAt: Int64
 }
 
-/// The replicated trust bundle: revoked certificate serials (lowercase hex, sorted).
+/// The replicated trust bundle: the CA certificates nodes and connectors trust (PEM,
+/// in order; empty until the first `trust.setCAs`, when nodes use their configured CA)
+/// and the revoked certificate serials (lowercase hex, sorted).
 struct TrustBundle: Codable, Equatable, Sendable {
+    var caPEMs: [String] = []
     var revokedSerials: [String] = []
 }

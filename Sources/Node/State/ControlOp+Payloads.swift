@@ -103,6 +103,11 @@ enum OpPayload {
         var serial: String
     }
 
+    /// The whole CA list (a rotation lists the old and the new CA, then only the new).
+    struct TrustSetCAs: Codable, Equatable, Sendable {
+        var caPEMs: [String]
+    }
+
     struct SettingsSet: Codable, Equatable, Sendable {
         var tunnelDurationMaxSeconds: Int64
     }

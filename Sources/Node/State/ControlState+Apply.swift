@@ -47,7 +47,7 @@ extension ControlState {
         clockMs = max(clockMs, command.at)
         let context = Context(at: clockMs, actor: command.actor, node: command.node, source: command.source)
         if let denial = authorize(command.op, actor: command.actor) {
-            record(context, command.op.type, object: "", outcome: .denied, detail: denial.description)
+            record(context, command.op.type, object: command.op.object, outcome: .denied, detail: denial.description)
             return .error(denial)
         }
         do throws(ControlError) {
@@ -57,7 +57,7 @@ extension ControlState {
             }
             return .ok(applied.result)
         } catch {
-            record(context, command.op.type, object: "", outcome: .rejected, detail: error.description)
+            record(context, command.op.type, object: command.op.object, outcome: .rejected, detail: error.description)
             return .error(error)
         }
     }
@@ -93,6 +93,7 @@ extension ControlState {
         case .userRemove(let p): try removeUser(p, context)
         case .jwtRotate(let p): try rotateJWTKey(p, context)
         case .trustRevokeSerial(let p): try revokeSerial(p, context)
+        case .trustSetCAs(let p): try setCAs(p, context)
         case .settingsSet(let p): try setSettings(p, context)
         case .auditAppend(let p): try appendAudit(p, context)
         case .auditPrune(let p): try pruneAudit(p, context)
@@ -126,7 +127,7 @@ extension ControlState {
         case .forwardAdd, .forwardRemove: .permission(.forwardsWrite)
         case .memberSet, .memberRemove, .settingsSet: .permission(.clusterWrite)
         case .userAdd, .userRemove: .permission(.usersWrite)
-        case .jwtRotate, .trustRevokeSerial: .permission(.secretsRotate)
+        case .jwtRotate, .trustRevokeSerial, .trustSetCAs: .permission(.secretsRotate)
         case .auditPrune: .permission(.auditPrune)
         }
     }

@@ -23,7 +23,7 @@ extension ControlState {
     mutating func setMember(_ p: OpPayload.MemberSet, _ context: Context) throws(ControlError) -> Applied {
         try Validation.name(p.id, "id")
         guard p.raftId != 0 else { throw ControlError(.invalidValue, "raftId must not be 0") }
-        if let other = members.values.first(where: { $0.raftId == p.raftId && $0.id != p.id }) {
+        if let other = members.values.firstByID(where: { $0.raftId == p.raftId && $0.id != p.id }) {
             throw ControlError(.alreadyExists, "raftId \(p.raftId) belongs to member \(other.id)")
         }
         let peer = try Validation.endpointAddress(p.peerAddress, "peerAddress")
@@ -92,6 +92,34 @@ extension ControlState {
         return Applied(trust, object: "serial/\(serial)", detail: "revoked")
     }
 
+    /// Most CA certificates in the bundle, and the largest PEM accepted.
+    static let caCountMax = 8
+    static let caPEMBytesMax = 16 * 1024
+
+    /// Replaces the trusted CA list (LF-separated PEM text, checked for shape only: nodes parse it when
+    /// they build TLS contexts, and refuse to swap to a bundle they cannot load).
+    mutating func setCAs(_ p: OpPayload.TrustSetCAs, _ context: Context) throws(ControlError) -> Applied {
+        guard (1...Self.caCountMax).contains(p.caPEMs.count) else {
+            throw ControlError(.invalidValue, "caPEMs must hold 1–\(Self.caCountMax) certificates")
+        }
+        var fingerprints: [String] = []
+        for (index, pem) in p.caPEMs.enumerated() {
+            let trimmed = pem.trimmingTrailingNewlines
+            guard pem.utf8.count <= Self.caPEMBytesMax, trimmed.hasPrefix("-----BEGIN CERTIFICATE-----\n"),
+                trimmed.hasSuffix("\n-----END CERTIFICATE-----"),
+                pem.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A })
+            else {
+                throw ControlError(.invalidValue, "caPEMs[\(index)] is not one PEM CERTIFICATE block")
+            }
+            fingerprints.append(String(Hex.encode(SHA256.hash(pem)).prefix(16)))
+        }
+        guard Set(p.caPEMs).count == p.caPEMs.count else {
+            throw ControlError(.invalidValue, "caPEMs lists a certificate twice")
+        }
+        trust.caPEMs = p.caPEMs
+        return Applied(trust, object: "trust", detail: "cas=\(fingerprints.joined(separator: ","))")
+    }
+
     mutating func setSettings(_ p: OpPayload.SettingsSet, _ context: Context) throws(ControlError) -> Applied {
         let maxAllowed: Int64 = 10 * 366 * 24 * 3600
         guard (60...maxAllowed).contains(p.tunnelDurationMaxSeconds) else {
@@ -100,6 +128,17 @@ extension ControlState {
         tunnelDurationMaxSeconds = p.tunnelDurationMaxSeconds
         let view = SettingsView(tunnelDurationMaxSeconds: p.tunnelDurationMaxSeconds)
         return Applied(view, object: "settings", detail: "tunnelDurationMaxSeconds=\(p.tunnelDurationMaxSeconds)")
+    }
+}
+
+extension String {
+    /// Without trailing LF characters.
+    fileprivate var trimmingTrailingNewlines: Substring {
+        var end = endIndex
+        while end > startIndex, self[index(before: end)] == "\n" {
+            end = index(before: end)
+        }
+        return self[..<end]
     }
 }
 

@@ -89,13 +89,13 @@ extension ControlState {
     }
 
     private func checkVPCFree(_ vpc: String, except id: String) throws(ControlError) {
-        if let owner = endpoints.values.first(where: { $0.vpc == vpc && $0.id != id }) {
+        if let owner = endpoints.values.firstByID(where: { $0.vpc == vpc && $0.id != id }) {
             throw ControlError(.scopeConflict, "vpc \(vpc) belongs to endpoint \(owner.id)")
         }
     }
 
     private func checkSubnetFree(_ subnet: String, except id: String) throws(ControlError) {
-        if let owner = endpoints.values.first(where: { $0.subnets.contains(subnet) && $0.id != id }) {
+        if let owner = endpoints.values.firstByID(where: { $0.subnets.contains(subnet) && $0.id != id }) {
             throw ControlError(.scopeConflict, "subnet \(subnet) belongs to endpoint \(owner.id)")
         }
     }

@@ -12,7 +12,7 @@ extension ControlState {
         try Validation.port(p.listenPort, "listenPort")
         let allow = try Validation.networks(p.allow, "allow").map(\.description)
         // Listen ports are unique among the open tunnels' mappings of the same kind.
-        if let clash = mappings.values.first(where: {
+        if let clash = mappings.values.firstByID(where: {
             $0.kind == p.kind && $0.listenPort == p.listenPort && tunnels[$0.tunnelId]?.state == .open
         }) {
             throw ControlError(.portInUse, "\(p.kind.rawValue) port \(p.listenPort) is used by mapping \(clash.id)")
@@ -43,7 +43,7 @@ extension ControlState {
         let target = try Validation.endpointAddress(p.target, "target")
         // Local forwards listen on the gateway (one port space); remote forwards on the
         // endpoint's connector host (one space per endpoint).
-        if let clash = forwards.values.first(where: {
+        if let clash = forwards.values.firstByID(where: {
             $0.kind == p.kind && $0.listenPort == p.listenPort && (p.kind == .local || $0.endpointId == p.endpointId)
         }) {
             throw ControlError(.portInUse, "\(p.kind.rawValue) port \(p.listenPort) is used by forward \(clash.id)")

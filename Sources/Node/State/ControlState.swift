@@ -78,3 +78,26 @@ enum ControlResult: Equatable, Sendable {
         return CanonicalJSON.decode(type, from: bytes)
     }
 }
+
+/// Objects with a string id, so searches can be independent of dictionary order.
+protocol IdentifiedRecord { var id: String { get } }
+extension TunnelRecord: IdentifiedRecord {}
+extension MappingRecord: IdentifiedRecord {}
+extension EndpointRecord: IdentifiedRecord {}
+extension ForwardRule: IdentifiedRecord {}
+extension ConnectorRecord: IdentifiedRecord {}
+extension MemberRecord: IdentifiedRecord {}
+
+extension Sequence where Element: IdentifiedRecord {
+    /// The matching element with the smallest id. Dictionary iteration order differs
+    /// between processes (per-process hash seeds), so apply must never depend on it: two
+    /// replicas must pick the same element and write the same message.
+    func firstByID(where predicate: (Element) -> Bool) -> Element? {
+        var best: Element?
+        for element in self where predicate(element) {
+            if let current = best, current.id <= element.id { continue }
+            best = element
+        }
+        return best
+    }
+}

@@ -12,7 +12,11 @@ public final class TimerHandle {
 /// A binary min-heap of deadlines (monotonic nanoseconds). Loop thread only.
 /// Invariant: `heap[i].deadline <= heap[2i+1].deadline` and `<= heap[2i+2].deadline`;
 /// ties fire in scheduling order (`sequence`).
-struct TimerQueue {
+///
+/// A class, not a struct: a timer body may schedule or cancel timers (a repeating timer
+/// re-arms itself, an idle timer re-arms), and a `mutating fireDue` on a struct stored in
+/// the loop would hold exclusive access to it while the body runs (a fatal access conflict).
+final class TimerQueue {
     private struct Item {
         let deadline: UInt64
         let sequence: UInt64
@@ -27,7 +31,7 @@ struct TimerQueue {
 
     var count: Int { heap.count }
 
-    mutating func schedule(at deadline: UInt64, _ body: @escaping () -> Void) -> TimerHandle {
+    func schedule(at deadline: UInt64, _ body: @escaping () -> Void) -> TimerHandle {
         let handle = TimerHandle(body: body)
         heap.append(Item(deadline: deadline, sequence: nextSequence, handle: handle))
         nextSequence += 1
@@ -44,7 +48,7 @@ struct TimerQueue {
         return Int32(min(ms, 60_000))
     }
 
-    mutating func fireDue(now: UInt64) {
+    func fireDue(now: UInt64) {
         while let first = heap.first, first.deadline <= now {
             removeFirst()
             if !first.handle.isCancelled {
@@ -54,13 +58,13 @@ struct TimerQueue {
         }
     }
 
-    private mutating func removeFirst() {
+    private func removeFirst() {
         heap.swapAt(0, heap.count - 1)
         heap.removeLast()
         if !heap.isEmpty { siftDown(0) }
     }
 
-    private mutating func siftUp(_ start: Int) {
+    private func siftUp(_ start: Int) {
         var i = start
         while i > 0 {
             let parent = (i - 1) / 2
@@ -70,7 +74,7 @@ struct TimerQueue {
         }
     }
 
-    private mutating func siftDown(_ start: Int) {
+    private func siftDown(_ start: Int) {
         var i = start
         while true {
             let l = 2 * i + 1, r = l + 1
@@ -85,10 +89,39 @@ struct TimerQueue {
 }
 
 extension EventLoop {
-    /// Runs `body` on this loop after `nanoseconds`. Loop thread only.
+    /// Runs `body` once on this loop after `nanoseconds`; `cancel()` the handle to prevent it.
+    /// Loop thread only (from elsewhere, call it inside `execute(_:)`).
     @discardableResult
-    func schedule(afterNanos nanoseconds: UInt64, _ body: @escaping () -> Void) -> TimerHandle {
+    public func schedule(afterNanos nanoseconds: UInt64, _ body: @escaping () -> Void) -> TimerHandle {
         assertInEventLoop()
         return timers.schedule(at: MonotonicClock.nowNanos() &+ nanoseconds, body)
+    }
+
+    /// Runs `body` on this loop every `nanoseconds` (> 0) until the handle is cancelled
+    /// (also from inside `body`). Loop thread only.
+    ///
+    /// Fixed rate: each run is due one period after the previous due time, so ticks do not
+    /// drift with the time `body` takes; a loop that falls a whole period behind skips the
+    /// missed runs instead of firing them in a burst.
+    @discardableResult
+    public func scheduleRepeating(everyNanos nanoseconds: UInt64, _ body: @escaping () -> Void) -> TimerHandle {
+        assertInEventLoop()
+        precondition(nanoseconds > 0, "scheduleRepeating needs a period > 0 ns")
+        let handle = TimerHandle(body: body)
+        armRepeating(handle, due: MonotonicClock.nowNanos() &+ nanoseconds, periodNanos: nanoseconds)
+        return handle
+    }
+
+    /// One heap entry per period; `handle` itself never enters the heap, so only its
+    /// `cancel()` (never a firing) marks it cancelled.
+    private func armRepeating(_ handle: TimerHandle, due: UInt64, periodNanos: UInt64) {
+        _ = timers.schedule(at: due) { [weak self] in
+            guard let self, !handle.isCancelled else { return }
+            handle.body()
+            guard !handle.isCancelled else { return }
+            let now = MonotonicClock.nowNanos()
+            let next = due &+ periodNanos
+            self.armRepeating(handle, due: next > now ? next : now &+ periodNanos, periodNanos: periodNanos)
+        }
     }
 }

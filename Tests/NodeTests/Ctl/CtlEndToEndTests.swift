@@ -25,6 +25,14 @@ struct CtlEndToEndTests {
         try #require(status.status == 0, "status: \(status.stderr)")
         let leader = try #require(status.object["leader"] as? String)
         #expect(CtlTestCluster.names.contains(leader))
+        // A server that refuses connections is skipped; the next one answers.
+        let deadPort = try CtlTestCluster.freePort()
+        let skipped = try cluster.ctl(
+            ["status", "--json", "--pki", "\(cluster.dir)/pki", "--server",
+             "https://127.0.0.1:\(deadPort),\(cluster.url(leader))"])
+        #expect(skipped.status == 0 && skipped.object["node"] as? String == leader, "\(skipped.stderr)")
+        let none = try cluster.ctl(["status", "--pki", "\(cluster.dir)/pki", "--server", "https://127.0.0.1:\(deadPort)"])
+        #expect(none.status == 1 && none.stderr.contains("no server answered: https://127.0.0.1:\(deadPort): connect refused"))
         let human = try cluster.ctl(["status"] + admin)
         #expect(human.stdout.contains("Leader:      \(leader)"))
 

@@ -150,3 +150,32 @@ struct ControlStateClusterTests {
         #expect(PasswordHash.verify(password: "pw", encoded: encoded))
     }
 }
+
+@Suite("Control state: trust bundle CAs")
+struct ControlStateTrustTests {
+    private static let pemA = "-----BEGIN CERTIFICATE-----\nMIIBAAA=\n-----END CERTIFICATE-----\n"
+    private static let pemB = "-----BEGIN CERTIFICATE-----\nMIIBBBB=\n-----END CERTIFICATE-----\n"
+
+    @Test func setCAsReplacesTheListForARotation() throws {
+        let h = Harness()
+        #expect(h.state.trust.caPEMs.isEmpty)
+        h.ok(.trustSetCAs(.init(caPEMs: [Self.pemA, Self.pemB])), TrustBundle.self)
+        #expect(h.state.trust.caPEMs == [Self.pemA, Self.pemB])
+        let bundle = try #require(h.ok(.trustSetCAs(.init(caPEMs: [Self.pemB])), TrustBundle.self))
+        #expect(bundle.caPEMs == [Self.pemB])
+        #expect(h.state.audit.records.last?.object == "trust")
+    }
+
+    @Test func setCAsRefusesWhatIsNotOneCertificateBlock() {
+        let h = Harness()
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+        for bad in [
+            [], [key], [Self.pemA, Self.pemA], ["junk"], [Self.pemA.replacingOccurrences(of: "\n", with: "\r\n")],
+        ] {
+            h.refused(.trustSetCAs(.init(caPEMs: bad)), .invalidValue)
+        }
+        h.refused(.trustSetCAs(.init(caPEMs: Array(repeating: Self.pemA, count: 9))), .invalidValue)
+        h.ok(.userAdd(.init(name: "op", role: .operator, passwordHash: testPasswordHash)), ControlState.UserView.self)
+        h.refused(.trustSetCAs(.init(caPEMs: [Self.pemA])), .forbidden, as: Principal(.user, "op"), outcome: .denied)
+    }
+}

@@ -81,6 +81,7 @@ private struct Scenario {
             cmd(.tunnelExpire(.init(ids: ["t1"])), node1),  // not due yet
             cmd(.connectorRevoke(.init(id: "c1"))),
             cmd(.trustRevokeSerial(.init(serial: "ffee"))),
+            cmd(.trustSetCAs(.init(caPEMs: ["-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"]))),
             cmd(.jwtRotate(.init(keyId: "k2", keyB64: Base64URL.encode(Array(jwtKey.reversed()))))),
             cmd(.settingsSet(.init(tunnelDurationMaxSeconds: 86_400 * 2))),
             cmd(.forwardRemove(.init(id: "f1")), user),
@@ -124,16 +125,16 @@ struct ControlStateDeterminismTests {
         let (a, _) = machine(applying: commands)
         let bytes = a.snapshot()
         let b = ControlStateMachine()
-        try b.restore(bytes, metadata: SnapshotMetadata(index: 26, term: 1))
+        try b.restore(bytes, metadata: SnapshotMetadata(index: 27, term: 1))
         #expect(b.state == a.state)
         #expect(b.snapshot() == bytes)
-        #expect(b.appliedIndex == 26)
+        #expect(b.appliedIndex == 27)
         // Both keep going identically.
         let next = ControlCommand(
             at: t0 + 99_000, actor: admin, node: "n1", source: "", op: .userRemove(.init(name: "nobody")))
         #expect(
-            a.apply(Entry(term: 1, index: 27, data: next.encoded()))
-                == b.apply(Entry(term: 1, index: 27, data: next.encoded())))
+            a.apply(Entry(term: 1, index: 28, data: next.encoded()))
+                == b.apply(Entry(term: 1, index: 28, data: next.encoded())))
         #expect(a.snapshot() == b.snapshot())
     }
 
@@ -280,4 +281,27 @@ struct SplitMix64 {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+@Suite("Control state: pathological JSON")
+struct ControlStateHostileJSONTests {
+    @Test func deeplyNestedJSONIsRefusedWithoutCrashing() {
+        let h = Harness()
+        for depth in [1_000, 100_000, ControlCommand.bytesMax / 2] {
+            let arrays = Array(repeating: UInt8(ascii: "["), count: depth)
+            let objects = Array("{\"op\":".utf8).repeated(depth / 6)
+            for bytes in [arrays, objects] {
+                guard case .error(let error) = h.runBytes(bytes) else {
+                    Issue.record("nested input applied")
+                    continue
+                }
+                #expect(error.code == .badCommand)
+            }
+        }
+        #expect(h.state == ControlState())
+    }
+}
+
+extension Array {
+    fileprivate func repeated(_ times: Int) -> [Element] { (0..<times).flatMap { _ in self } }
 }

@@ -74,6 +74,7 @@ final class Harness {
         let last = after.audit.records.last
         #expect(last?.outcome == outcome, sourceLocation: sourceLocation)
         #expect(last?.action == op.type, sourceLocation: sourceLocation)
+        #expect(last?.object == op.object, sourceLocation: sourceLocation)
         #expect(last?.detail.hasPrefix(code.rawValue) == true, sourceLocation: sourceLocation)
         after.audit = before.audit
         after.clockMs = before.clockMs
