@@ -138,6 +138,27 @@ public struct Raft: Sendable {
         return meta
     }
 
+    /// Where a snapshot taken now would stand: the applied index, its term and the
+    /// configuration. For snapshots produced in the background (`compact(to:data:)`).
+    public var snapshotPoint: SnapshotMetadata? {
+        let index = log.applied
+        guard index > log.snapshotIndex, let t = log.term(index) else { return nil }
+        return SnapshotMetadata(index: index, term: t, conf: conf)
+    }
+
+    /// Compacts the log up to `point` (from `snapshotPoint`, taken earlier) with the
+    /// state machine's bytes as of that point. False, changing nothing, when a newer
+    /// snapshot got there first or the log no longer holds `point` (a snapshot from the
+    /// leader replaced it).
+    public mutating func compact(to point: SnapshotMetadata, data: [UInt8]) -> Bool {
+        guard point.index > log.snapshotIndex, point.index <= log.applied, log.term(point.index) == point.term else {
+            return false
+        }
+        snapshot = (point, data)
+        log.compact(to: point.index)
+        return true
+    }
+
     // MARK: Ready / advance
 
     /// Whether `ready()` would return something to do.

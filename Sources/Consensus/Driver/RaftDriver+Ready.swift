@@ -109,15 +109,25 @@ extension RaftDriver {
         maybeCompact()
     }
 
+    /// Every `snapshotEveryEntries` applied entries: snapshot the state machine and
+    /// compact the log. The state machine may produce the bytes in the background (a
+    /// large state would otherwise stall the Raft thread past an election timeout); the
+    /// point is fixed when it starts, and the log is compacted to it when the bytes arrive.
     func maybeCompact() {
         let snapIndex = raft.status.snapshotIndex
-        guard appliedIndex >= snapIndex + options.snapshotEveryEntries, appliedIndex == raft.log.applied else { return }
-        let data = stateMachine.snapshot()
-        guard let meta = raft.compact(data: data) else { return }
-        do {
-            try store.saveSnapshot(meta, data: data)
-        } catch {
-            stop(reason: "storage: \(error)")
+        guard !snapshotInProgress, appliedIndex >= snapIndex + options.snapshotEveryEntries,
+            appliedIndex == raft.log.applied, let point = raft.snapshotPoint
+        else { return }
+        snapshotInProgress = true
+        stateMachine.snapshotInBackground { [weak self] data in
+            guard let self else { return }
+            snapshotInProgress = false
+            guard stoppedReason == nil, raft.compact(to: point, data: data) else { return }
+            do {
+                try store.saveSnapshot(point, data: data)
+            } catch {
+                stop(reason: "storage: \(error)")
+            }
         }
     }
 

@@ -57,6 +57,8 @@ public final class RaftDriver {
     /// Term and vote as last made durable: a hard state differing only in its commit
     /// index needs no fsync of its own (see `persist`).
     var syncedTermVote: (term: UInt64, vote: NodeID) = (0, 0)
+    /// A snapshot is being produced (`snapshotInBackground`); no second one starts.
+    var snapshotInProgress = false
     var proposals: [UInt64: PendingProposal] = [:]
     var reads: [UInt64: PendingRead] = [:]
     var nextReadContext: UInt64 = 1

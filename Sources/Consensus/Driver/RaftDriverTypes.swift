@@ -19,6 +19,14 @@ public protocol RaftStateMachine: AnyObject {
     func snapshot() -> [UInt8]
     /// Replaces the whole state by a snapshot's bytes.
     func restore(_ data: [UInt8], metadata: SnapshotMetadata) throws
+    /// The state as bytes, taken at the last applied entry, delivered later: an
+    /// implementation may copy its state now and encode it on another thread, calling
+    /// `completion` back on the driver's thread. The default calls `snapshot()` at once.
+    func snapshotInBackground(completion: @escaping ([UInt8]) -> Void)
+}
+
+extension RaftStateMachine {
+    public func snapshotInBackground(completion: @escaping ([UInt8]) -> Void) { completion(snapshot()) }
 }
 
 /// Why a driver request failed.

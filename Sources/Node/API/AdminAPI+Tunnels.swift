@@ -44,9 +44,7 @@ extension AdminAPI {
     }
 
     /// The cluster CA's SHA-256 fingerprint, pinned in connect URLs.
-    var caFingerprint: String {
-        (try? Certificate(contentsOfFile: controller.config.caFile))?.fingerprintHex ?? ""
-    }
+    var caFingerprint: String { controller.tls.caFingerprint }
 
     func listTunnels(_ call: APICall) {
         let stateFilter = call.request.query["state"]

@@ -22,6 +22,7 @@ final class NodeServer: @unchecked Sendable {
     private var http: HTTPServer?
     private var dutiesTimer: TimerHandle?
     private var certificateWatcher: FileWatcher?
+    private var isShutDown = false
     /// Leader duties in flight (loop-confined to the Raft loop): one of each at a time.
     private var dutiesPending: Set<String> = []
 
@@ -47,7 +48,9 @@ final class NodeServer: @unchecked Sendable {
         group = try EventLoopGroup(loopCount: config.loops == 0 ? EventLoopGroup.defaultLoopCount : config.loops)
 
         // Reactions to committed changes, on the Raft loop, in log order.
+        let raftLoop = raft.loop
         raft.onLoopBlocking { [self] in
+            machine.driverExecutor = { body in raftLoop.execute(body) }
             authenticator.update(machine.state.jwtKey)
             refreshPeers()
             machine.onApplied = { [weak self] command, _ in
@@ -160,6 +163,8 @@ final class NodeServer: @unchecked Sendable {
     /// Graceful stop: hand leadership away if leading (so the cluster does not wait an
     /// election timeout), stop serving, close the log.
     func shutdown() {
+        guard !isShutDown else { return }
+        isShutDown = true
         let isLeader = raft.onLoopBlocking { [self] in
             dutiesTimer?.cancel()
             return raft.statusOnLoop.driver.core.role == .leader

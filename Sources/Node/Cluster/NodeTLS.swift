@@ -18,7 +18,7 @@ final class NodeTLS: Sendable {
     let apiServer: TLSContextProvider
     let apiClient: TLSContextProvider
     let nodeID: String
-    private let current: Mutex<Certificate>
+    private let current: Mutex<(certificate: Certificate, caFingerprint: String)>
 
     /// Loads and checks the files (see `contexts`); throws naming what is wrong.
     init(certificateFile: String, keyFile: String, caFile: String, nodeID: String? = nil) throws {
@@ -28,11 +28,14 @@ final class NodeTLS: Sendable {
         peerClient = TLSContextProvider(loaded.peerClient)
         apiServer = TLSContextProvider(loaded.apiServer)
         apiClient = TLSContextProvider(loaded.apiClient)
-        current = Mutex(loaded.certificate)
+        current = Mutex((loaded.certificate, loaded.caFingerprint))
     }
 
     /// The node certificate new handshakes present.
-    var certificate: Certificate { current.withLock { $0 } }
+    var certificate: Certificate { current.withLock { $0.certificate } }
+
+    /// SHA-256 (hex) of the first CA in the CA file: what connect URLs pin.
+    var caFingerprint: String { current.withLock { $0.caFingerprint } }
 
     /// Hot reload: checks the files and, only if every check passes, swaps all four
     /// contexts at once. Live connections keep the contexts they started with. Throws
@@ -44,12 +47,13 @@ final class NodeTLS: Sendable {
         peerClient.swap(loaded.peerClient)
         apiServer.swap(loaded.apiServer)
         apiClient.swap(loaded.apiClient)
-        current.withLock { $0 = loaded.certificate }
+        current.withLock { $0 = (loaded.certificate, loaded.caFingerprint) }
         return loaded.certificate
     }
 
     private struct Loaded {
         var certificate: Certificate
+        var caFingerprint: String
         var peerServer: TLSContext
         var peerClient: TLSContext
         var apiServer: TLSContext
@@ -87,7 +91,8 @@ final class NodeTLS: Sendable {
         var apiClient = base
         apiClient.alpn = ["http/1.1"]
         return Loaded(
-            certificate: certificate, peerServer: try TLSContext(peerServer, side: .server),
+            certificate: certificate, caFingerprint: authorities.first?.fingerprintHex.lowercased() ?? "",
+            peerServer: try TLSContext(peerServer, side: .server),
             peerClient: try TLSContext(peerClient, side: .client), apiServer: try TLSContext(apiServer, side: .server),
             apiClient: try TLSContext(apiClient, side: .client))
     }

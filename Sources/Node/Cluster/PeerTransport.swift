@@ -68,9 +68,12 @@ final class PeerTransport: RaftTransport {
             .init(address: peer.address, serverName: host, expectedPeerName: peer.name, tls: tls),
             loop: loop,
             onPeerEvent: { [log] event in
+                // Links between followers carry nothing and close after their idle
+                // timeout, to be redialled when needed: routine, so debug.
                 switch event {
-                case .connected, .disconnected: log.info("raft link", ["event": "\(event)"])
-                case .refused: log.debug("raft link", ["event": "\(event)"])
+                case .disconnected(_, let reason?) where !reason.contains("idle"):
+                    log.info("raft link", ["event": "\(event)"])
+                default: log.debug("raft link", ["event": "\(event)"])
                 }
             })
         dialers[id] = dialer

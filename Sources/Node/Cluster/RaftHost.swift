@@ -178,8 +178,17 @@ final class RaftHost: @unchecked Sendable {
 
     // MARK: loop internals
 
+    private var lastSeen: (role: RaftRole, term: UInt64, leader: NodeID) = (.follower, 0, 0)
+
     private func tick() {
         driver.tick()
+        let core = driver.raft
+        if (core.role, core.term, core.leader) != lastSeen {
+            // Elections are rare and matter: one line each, with who leads now.
+            let leader = core.leader == 0 ? "none" : core.leader == selfID ? "self" : (transport.name(of: core.leader) ?? "\(core.leader)")
+            log.info("raft state", ["role": core.role.rawValue, "term": "\(core.term)", "leader": leader])
+            lastSeen = (core.role, core.term, core.leader)
+        }
     }
 
     private func receive(_ frame: [UInt8], from peer: FramePeer) {
@@ -237,6 +246,7 @@ private final class AppliedIndexTracker: RaftStateMachine {
         onApplied?(entry.index)
     }
     func snapshot() -> [UInt8] { inner.snapshot() }
+    func snapshotInBackground(completion: @escaping ([UInt8]) -> Void) { inner.snapshotInBackground(completion: completion) }
     func restore(_ data: [UInt8], metadata: SnapshotMetadata) throws {
         try inner.restore(data, metadata: metadata)
         onApplied?(metadata.index)

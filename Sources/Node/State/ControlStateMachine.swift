@@ -1,4 +1,5 @@
 import Consensus
+import Dispatch
 
 /// The replicated control state as Raft's state machine: committed `.normal` entries are
 /// `ControlCommand`s, applied in log order on every node.
@@ -19,6 +20,10 @@ final class ControlStateMachine: RaftStateMachine {
     /// thread (the node's reactions: end sessions of a closed tunnel, swap trust bundles).
     var onApplied: ((ControlCommand?, ControlResult) -> Void)?
 
+    /// Runs a closure back on the driver's thread (the node sets it to the Raft loop's
+    /// `execute`); when set, snapshots are encoded on another thread.
+    var driverExecutor: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
+
     init(state: ControlState = ControlState()) { self.state = state }
 
     func apply(_ entry: Entry) -> [UInt8] {
@@ -38,6 +43,19 @@ final class ControlStateMachine: RaftStateMachine {
     /// `{"state":{…},"v":1}` in canonical JSON, audit included.
     func snapshot() -> [UInt8] {
         CanonicalJSON.encode(Snapshot(v: ControlStateMachine.snapshotVersion, state: state))
+    }
+
+    /// Copies the state (a value: copy-on-write, O(1) here) and encodes it on a
+    /// background queue, so a large state never stalls the Raft thread; the bytes come
+    /// back on the driver's thread. Without an executor it encodes at once.
+    func snapshotInBackground(completion: @escaping ([UInt8]) -> Void) {
+        guard let driverExecutor else { return completion(snapshot()) }
+        let copy = state
+        nonisolated(unsafe) let completion = completion
+        DispatchQueue.global(qos: .utility).async {
+            let bytes = CanonicalJSON.encode(Snapshot(v: ControlStateMachine.snapshotVersion, state: copy))
+            driverExecutor { completion(bytes) }
+        }
     }
 
     func restore(_ data: [UInt8], metadata: SnapshotMetadata) throws {

@@ -10,17 +10,18 @@ final class TestNode: @unchecked Sendable {
     let server: NodeServer
     let port: UInt16
 
-    init(name: String = "n1") throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-api-\(UUID().uuidString)").path
+    init(name: String = "n1", snapshotEveryEntries: Int = 10_000, reuse existing: String? = nil) throws {
+        dir = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("warren-api-\(UUID().uuidString)").path
         pki = dir + "/pki"
-        _ = try PKIInitCommand.perform(
+        if existing == nil { _ = try PKIInitCommand.perform(
             .init(directory: pki, nodes: [name], hosts: ["127.0.0.1"], days: 30, caDays: 365, caName: "test CA", force: false),
-            now: Int64(Date().timeIntervalSince1970))
+            now: Int64(Date().timeIntervalSince1970)) }
         let json = """
             {"id": "\(name)", "pki": "\(pki)", "dataDir": "\(dir)/data",
              "listen": {"api": "127.0.0.1:0", "peer": "127.0.0.1:0"},
              "members": [{"id": "\(name)", "api": "127.0.0.1:0", "peer": "127.0.0.1:0"}],
-             "raft": {"electionTicks": 10, "heartbeatTicks": 2}, "loops": 1}
+             "raft": {"electionTicks": 10, "heartbeatTicks": 2, "snapshotEveryEntries": \(snapshotEveryEntries)},
+             "loops": 1}
             """
         let config = try NodeConfig.parse(Data(json.utf8), relativeTo: dir)
         server = try NodeServer(config: config, log: NodeLog(node: name, minimum: .error))
@@ -30,9 +31,14 @@ final class TestNode: @unchecked Sendable {
         }
     }
 
+    /// Keeps the folder when `keepFiles` (to restart a node from it).
+    var keepFiles = false
+
+    func stop() { server.shutdown() }
+
     deinit {
         server.shutdown()
-        try? FileManager.default.removeItem(atPath: dir)
+        if !keepFiles { try? FileManager.default.removeItem(atPath: dir) }
     }
 
     enum Credential {
