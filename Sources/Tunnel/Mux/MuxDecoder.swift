@@ -60,7 +60,8 @@ public struct MuxDecoder {
             return nil
         }
         let payload = input[(start + MuxProtocol.headerBytes)..<end]
-        input = input[end...]
+        // Used up: drop the reference, so the caller's buffer is unique again (reusable).
+        input = end == input.endIndex ? [] : input[end...]
         return finish(header, payload)
     }
 
