@@ -73,7 +73,8 @@ enum CtlArguments {
         guard let text = args.string(flag) else { return nil }
         guard let ms = CtlTime.parse(text), ms >= 0, ms <= Validation.timeMsMax else {
             throw .invalidValue(
-                "--\(flag)", text, expected: "an RFC 3339 time like 2026-11-23T10:00:00Z or milliseconds since the epoch")
+                "--\(flag)", text,
+                expected: "an RFC 3339 time like 2026-11-23T10:00:00Z or milliseconds since the epoch")
         }
         return ms
     }
@@ -94,7 +95,8 @@ enum CtlArguments {
     {
         guard let text = args.string(flag) else { return nil }
         guard let value = Int64(text), range.contains(value) else {
-            throw .invalidValue("--\(flag)", text, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw .invalidValue(
+                "--\(flag)", text, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
     }
@@ -106,7 +108,8 @@ enum CtlArguments {
             let list = names.map { "--\($0)" }.joined(separator: " or ")
             if given.isEmpty { throw .missingFlag(list, command: args.displayName) }
             throw .invalidValue(
-                "--\(given[1])", args.string(given[1]) ?? "true", expected: "allowed with --\(given[0]): use one of \(list)")
+                "--\(given[1])", args.string(given[1]) ?? "true",
+                expected: "allowed with --\(given[0]): use one of \(list)")
         }
         return given[0]
     }

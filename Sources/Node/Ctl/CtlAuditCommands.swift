@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `warren ctl audit list|export|verify` (admin and auditor).
@@ -50,7 +50,8 @@ enum CtlAuditListCommand: WarrenCommand {
         try CtlOutput.emit(bytes, args, as: AuditPage.self) { page in
             var text = CtlAuditCommands.table(page.records).render()
             if let next = page.nextCursor {
-                text += "More records: warren ctl audit list --after \(next)" + (limit.map { " --limit \($0)" } ?? "")
+                text +=
+                    "More records: warren ctl audit list --after \(next)" + (limit.map { " --limit \($0)" } ?? "")
                     + (args.string("since").map { " --since \($0)" } ?? "")
                     + (args.string("until").map { " --until \($0)" } ?? "") + "\n"
             }

@@ -74,7 +74,9 @@ final class CtlClient {
     /// A client context that trusts the CA in `caFile` and presents no certificate.
     static func trustingCA(_ caFile: String) throws -> TLSContext {
         let pem: String
-        do { pem = try PKIFile.readText(caFile) } catch { throw CtlError("cannot read the CA file \(caFile): \(error)") }
+        do { pem = try PKIFile.readText(caFile) } catch {
+            throw CtlError("cannot read the CA file \(caFile): \(error)")
+        }
         return try context(TLSConfiguration(trustRootsPEM: pem))
     }
 
@@ -90,7 +92,9 @@ final class CtlClient {
         for url in urls {
             let bad = ArgumentError.invalidValue("--server", url, expected: "a URL like https://127.0.0.1:7441")
             var rest = Substring(url)
-            if rest.hasPrefix("https://") { rest = rest.dropFirst("https://".count) } else if rest.contains("://") {
+            if rest.hasPrefix("https://") {
+                rest = rest.dropFirst("https://".count)
+            } else if rest.contains("://") {
                 throw bad
             }
             while rest.hasSuffix("/") { rest = rest.dropLast() }
@@ -130,14 +134,15 @@ final class CtlClient {
     func call(_ method: String, _ path: String, body: [String: Any]? = nil) throws(CtlError) -> [UInt8] {
         var request = HTTPClientRequest(method: method, path: path)
         if let body {
-            do { request.body = Array(try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) } catch {
+            do { request.body = Array(try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) } catch
+            {
                 preconditionFailure("request bodies are JSON objects of strings, numbers and lists: \(error)")
             }
             request.headers.add(name: "Content-Type", value: "application/json")
         }
         let changes = method != "GET" && path != "/v1/login"
-        let (server, response) = try exchange(request, changes: changes) { client, request throws(HTTPClientError) in
-            try client.send(request)
+        let (server, response) = try exchange(request, changes: changes) {
+            client, request throws(HTTPClientError) in try client.send(request)
         }
         try check(response.status.code, response.body, server: server, changes: changes)
         return response.body
@@ -157,25 +162,33 @@ final class CtlClient {
             delivered += bytes.count
         }
         let request = HTTPClientRequest(path: path)
-        let (server, response) = try exchange(request, changes: false, retryable: { delivered == 0 }) {
-            client, request throws(HTTPClientError) in
-            head = []
-            looksLikeError = nil
-            return try client.send(request) { chunk in
-                switch looksLikeError {
-                case .some(false): deliver(chunk)
-                case .some(true): if head.count < 64 * 1024 { head += chunk }
-                case .none:
-                    head += chunk
-                    guard head.count >= errorPrefix.count else { return }
-                    looksLikeError = head.starts(with: errorPrefix)
-                    if looksLikeError == false {
-                        deliver(head)
-                        head = []
+        let (server, response) = try exchange(
+            request, changes: false, retryable: { delivered == 0 },
+            send: { client, request throws(HTTPClientError) in
+                head = []
+                looksLikeError = nil
+                return try client.send(request) { chunk in
+                    switch looksLikeError {
+                    case .some(false): deliver(chunk)
+                    case .some(true):
+                        head += chunk
+                        // API errors are small: a long body with that prefix is the real answer.
+                        if head.count > 64 * 1024 {
+                            looksLikeError = false
+                            deliver(head)
+                            head = []
+                        }
+                    case .none:
+                        head += chunk
+                        guard head.count >= errorPrefix.count else { return }
+                        looksLikeError = head.starts(with: errorPrefix)
+                        if looksLikeError == false {
+                            deliver(head)
+                            head = []
+                        }
                     }
                 }
-            }
-        }
+            })
         try check(response.status.code, head, server: server, changes: false)
         deliver(head)
         if let sinkError { throw sinkError }
@@ -185,7 +198,7 @@ final class CtlClient {
     /// comment for when it moves on to the next one).
     private func exchange(
         _ request: HTTPClientRequest, changes: Bool, retryable: () -> Bool = { true },
-        _ send: (HTTPClient, HTTPClientRequest) throws(HTTPClientError) -> HTTPClientResponse
+        send: (HTTPClient, HTTPClientRequest) throws(HTTPClientError) -> HTTPClientResponse
     ) throws(CtlError) -> (Server, HTTPClientResponse) {
         var request = request
         if let bearer { request.headers.add(name: "Authorization", value: bearer) }
@@ -243,6 +256,8 @@ final class CtlClient {
     }
 
     private static func errorText(_ body: [UInt8]) -> String? {
-        (try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(body))).map { "\($0.error.code): \($0.error.message)" }
+        (try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(body))).map {
+            "\($0.error.code): \($0.error.message)"
+        }
     }
 }

@@ -28,7 +28,8 @@ enum CtlEndpointCreateCommand: WarrenCommand {
     static let spec = CommandSpec(
         path: ["ctl", "endpoint", "create"],
         summary: "Create a proxy endpoint for a network scope (a VPC and/or subnets).",
-        details: "Example: warren ctl endpoint create vpc-a --connector c-1 --vpc vpc-a --subnet 10.1.0.0/16,10.2.0.0/16",
+        details:
+            "Example: warren ctl endpoint create vpc-a --connector c-1 --vpc vpc-a --subnet 10.1.0.0/16,10.2.0.0/16",
         flags: [.value("connector", "ID", "The connector acting as the jump point.")] + CtlEndpointCommands.scopeFlags,
         positionals: "NAME")
 

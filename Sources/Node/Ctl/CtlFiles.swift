@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes a file atomically: a temporary file beside it (created 0600 with O_EXCL), the

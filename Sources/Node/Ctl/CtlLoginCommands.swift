@@ -46,10 +46,11 @@ enum CtlLoginCommand: WarrenCommand {
         try CtlSessionFile.save(session, to: sessionPath)
         if args.json {
             CtlOutput.write(
-                CtlOutput.prettyJSON(object: [
-                    "user": answer.user, "role": answer.role, "expiresAt": answer.expiresAt,
-                    "servers": session.servers, "sessionFile": sessionPath,
-                ] as [String: Any]))
+                CtlOutput.prettyJSON(
+                    object: [
+                        "user": answer.user, "role": answer.role, "expiresAt": answer.expiresAt,
+                        "servers": session.servers, "sessionFile": sessionPath,
+                    ] as [String: Any]))
         } else {
             let now = CtlTime.nowMillis()
             CtlOutput.write(

@@ -55,7 +55,8 @@ enum CtlMappingListCommand: WarrenCommand {
     static func run(_ args: ParsedArguments) throws -> Int32 {
         try CtlArguments.none(args)
         let tunnel = try CtlArguments.optionalName(args, "tunnel")
-        let bytes = try CtlClient.forCommand(args).call("GET", "/v1/mappings" + CtlArguments.query([("tunnel", tunnel)]))
+        let bytes = try CtlClient.forCommand(args).call(
+            "GET", "/v1/mappings" + CtlArguments.query([("tunnel", tunnel)]))
         try CtlOutput.emit(bytes, args, as: [MappingRecord].self) { CtlMappingCommands.table($0).render() }
         return 0
     }

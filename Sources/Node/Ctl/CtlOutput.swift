@@ -17,7 +17,8 @@ enum CtlOutput {
     static func prettyJSON(object: Any) -> String {
         do {
             let data = try JSONSerialization.data(
-                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+                withJSONObject: object,
+                options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
             return String(decoding: data, as: UTF8.self) + "\n"
         } catch {
             preconditionFailure("a value read by JSONSerialization writes back: \(error)")
@@ -34,7 +35,8 @@ enum CtlOutput {
 
     /// The answer as a JSON object.
     static func object(_ bytes: [UInt8]) throws(CtlError) -> [String: Any] {
-        guard let data = try? JSONSerialization.jsonObject(with: Data(bytes)), let object = data as? [String: Any] else {
+        guard let data = try? JSONSerialization.jsonObject(with: Data(bytes)), let object = data as? [String: Any]
+        else {
             throw CtlError("unexpected answer from the server: not a JSON object")
         }
         return object

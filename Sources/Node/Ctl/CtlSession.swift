@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `warren ctl login` caches: where the cluster is, the CA to trust, and the token.

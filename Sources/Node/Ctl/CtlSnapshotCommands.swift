@@ -10,7 +10,9 @@ enum CtlSnapshotSaveCommand: WarrenCommand {
         positionals: "FILE")
 
     static func run(_ args: ParsedArguments) throws -> Int32 {
-        guard let file = args.positionals.first else { throw ArgumentError.missingFlag("FILE", command: args.displayName) }
+        guard let file = args.positionals.first else {
+            throw ArgumentError.missingFlag("FILE", command: args.displayName)
+        }
         guard args.positionals.count == 1 else {
             throw ArgumentError.unexpectedArgument(args.positionals[1], command: args.displayName)
         }

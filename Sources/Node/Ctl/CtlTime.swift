@@ -53,7 +53,8 @@ enum CtlTime {
         if bytes[index] == UInt8(ascii: "Z") || bytes[index] == UInt8(ascii: "z") {
             index += 1
         } else if bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-            guard let offsetHours = number(index + 1, 2), index + 3 < bytes.count, bytes[index + 3] == UInt8(ascii: ":"),
+            guard let offsetHours = number(index + 1, 2), index + 3 < bytes.count,
+                bytes[index + 3] == UInt8(ascii: ":"),
                 let offsetMinutes = number(index + 4, 2), offsetHours < 24, offsetMinutes < 60
             else { return nil }
             offsetSeconds = (offsetHours * 3600 + offsetMinutes * 60) * (bytes[index] == UInt8(ascii: "+") ? 1 : -1)

@@ -50,8 +50,8 @@ public struct HTTPRequest: Sendable {
     }
 
     /// True when the client asked to switch protocols (`Connection: upgrade` and an
-    /// `Upgrade` field), e.g. for a WebSocket. The server does not act on it yet; see
-    /// `HTTPServer` ("Upgrade hand-off").
+    /// `Upgrade` field), e.g. for a WebSocket. The server acts on it only when the
+    /// handler calls `HTTPResponder.upgradeToWebSocket`; otherwise it is an ordinary request.
     public var isUpgradeRequest: Bool {
         headers.tokens(for: "connection").contains("upgrade") && headers.contains("upgrade")
     }

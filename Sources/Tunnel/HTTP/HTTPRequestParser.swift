@@ -118,6 +118,18 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
+    /// Removes and returns the bytes appended but not yet parsed (those after the last
+    /// request `next()` returned): after a protocol switch (WebSocket) they belong to the
+    /// new protocol. The parser is then empty, at the start of a request.
+    public mutating func takeUnparsedBytes() -> [UInt8] {
+        let rest = Array(buffer[readIndex...])
+        buffer = []
+        readIndex = 0
+        scanIndex = 0
+        skippedBytes = 0
+        return rest
+    }
+
     /// Parses the next complete request out of the buffered bytes.
     public mutating func next() -> Outcome {
         while true {

@@ -80,6 +80,13 @@ public final class HTTPResponder: Sendable {
 
     // MARK: internal
 
+    /// Answers with `head` (a 101) and hands the connection to another protocol: see
+    /// `HTTPServerConnection.upgrade(head:start:)`. `start` runs on the loop.
+    func upgrade(head: [UInt8], start: @escaping @Sendable (Connection, [UInt8], @escaping () -> Void) -> Void) {
+        transition(from: .awaiting, to: .done, "upgrade")
+        onLoop { owner in owner.upgrade(head: head, start: start) }
+    }
+
     /// Runs `body` with the connection on its loop: now when already there, else soon.
     /// The connection may have closed; its methods then drop writes (and `whenDrained`
     /// still calls its waiter, so a producer never waits forever).

@@ -18,13 +18,12 @@ import Glibc
 /// does a request head not complete within `limits.headerTimeoutNanos` (408). A kept-alive
 /// connection idle for `limits.idleTimeoutNanos` between requests is closed silently.
 ///
-/// Upgrade hand-off (extension point, not implemented): a WebSocket needs the handler to
-/// take the connection over after a `101 Switching Protocols`. The plan: `HTTPResponder`
-/// gains `upgrade(_ response: HTTPResponse, to delegate: …)`, which writes the 101,
-/// marks the `HTTPServerConnection` as upgraded (no more parsing, timers cancelled), hands
-/// the bytes already read past the request head (`HTTPRequestParser.takeUnparsedBytes()`)
-/// to the new delegate, and swaps `Connection.delegate`. Until then a request with
-/// `Connection: upgrade` (`HTTPRequest.isUpgradeRequest`) is an ordinary request.
+/// Upgrade hand-off: `HTTPResponder.upgradeToWebSocket` (Sources/Tunnel/WebSocket)
+/// writes the 101, marks the `HTTPServerConnection` upgraded (no more parsing, timers
+/// cancelled), hands the bytes already read past the request head
+/// (`HTTPRequestParser.takeUnparsedBytes()`) to a `WebSocketChannel` and makes it the
+/// `Connection`'s delegate. The connection stays counted in `openConnections` until it
+/// closes, and `stop()` closes it like any other.
 public final class HTTPServer: Sendable {
     /// Called on the connection's loop for each complete request; must answer through
     /// the responder exactly once (now, or later from any thread).

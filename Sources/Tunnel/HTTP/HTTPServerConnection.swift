@@ -7,10 +7,11 @@
 /// outstanding) → back to `reading`, or → `closing` (write side shut, reads discarded,
 /// closed once output drained or the peer closes) → closed.
 ///
-/// Upgrade hand-off goes here (see `HTTPServer`): a fourth state, `upgraded`, in which
-/// this object no longer parses and `connection.delegate` belongs to the new protocol.
+/// Upgrade hand-off (`upgrade(head:start:)`): from `handling` to `upgraded`, in which
+/// this object no longer parses and `connection.delegate` belongs to the new protocol
+/// (a WebSocket), which reports the close back so the server's accounting stays right.
 final class HTTPServerConnection: ConnectionDelegate {
-    private enum Phase { case reading, handling, closing, closed }
+    private enum Phase { case reading, handling, closing, upgraded, closed }
 
     let connection: Connection
     private let shared: HTTPServerShared
@@ -72,7 +73,7 @@ final class HTTPServerConnection: ConnectionDelegate {
             if parser.isMidRequest { connection.close() } else { beginClosing() }
         case .handling: break  // answer first, then close (closeAfterResponse below)
         case .closing: connection.close()
-        case .closed: break
+        case .upgraded, .closed: break
         }
     }
 
@@ -163,6 +164,22 @@ final class HTTPServerConnection: ConnectionDelegate {
         } else {
             drainWaiters.append(waiter)
         }
+    }
+
+    /// Switches protocols: writes `head` (a 101), stops HTTP processing (timers
+    /// cancelled, nothing more parsed) and calls `start` with the connection, the bytes
+    /// read past the request, and a callback for the new delegate (which `start` must
+    /// install) to call once the connection closed. Does nothing if the connection
+    /// closed meanwhile.
+    func upgrade(head: [UInt8], start: (Connection, [UInt8], @escaping () -> Void) -> Void) {
+        guard phase == .handling else { return }
+        phase = .upgraded
+        responder = nil
+        headerTimer?.cancel()
+        idleTimer?.cancel()
+        shared.statistics.requestsServed.increment()
+        write(head)
+        start(connection, parser.takeUnparsedBytes()) { [self] in self.connection(self.connection, didCloseWith: nil) }
     }
 
     /// The response to the current request is fully handed to the connection.

@@ -29,6 +29,9 @@ public struct MuxDecoder {
     /// Bytes held for an incomplete frame (the decoder's own memory, bounded).
     public var bufferedBytes: Int { partial.count }
 
+    /// Storage reserved for the incomplete frame (0 when none is pending).
+    var bufferedCapacityBytes: Int { partial.capacity }
+
     /// Adds bytes; then call `next()` until it returns `nil`.
     /// Precondition: the previous input was used up (`next()` returned `nil` or failed).
     public mutating func feed(_ bytes: ArraySlice<UInt8>) {
@@ -60,7 +63,8 @@ public struct MuxDecoder {
             return nil
         }
         let payload = input[(start + MuxProtocol.headerBytes)..<end]
-        input = input[end...]
+        // Used up: drop the reference, so the caller's buffer is unique again (reusable).
+        input = end == input.endIndex ? [] : input[end...]
         return finish(header, payload)
     }
 

@@ -7,7 +7,8 @@ public enum MuxEvent: Sendable, Equatable {
     /// The peer's HELLO arrived and was accepted: streams may be opened now.
     case ready(MuxHello)
     /// The peer opened a stream. Answer with `accept` once its target is connected, or
-    /// `reset` to refuse it. DATA may arrive before that (bounded by the window).
+    /// `reset` to refuse it. DATA may arrive before that (bounded by the window). The
+    /// descriptor may share storage with the input: copy it to keep it.
     case opened(MuxStreamID, descriptor: ArraySlice<UInt8>)
     /// The peer accepted a stream this end opened.
     case accepted(MuxStreamID)

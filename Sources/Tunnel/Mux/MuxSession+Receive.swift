@@ -25,10 +25,15 @@ extension MuxSession {
     }
 
     /// `receive` returning the events.
-    public mutating func receive(_ bytes: [UInt8]) -> [MuxEvent] {
+    public mutating func receive(_ bytes: ArraySlice<UInt8>) -> [MuxEvent] {
         var events: [MuxEvent] = []
-        receive(bytes[...], into: &events)
+        receive(bytes, into: &events)
         return events
+    }
+
+    /// `receive` returning the events.
+    public mutating func receive(_ bytes: [UInt8]) -> [MuxEvent] {
+        receive(bytes[...])
     }
 
     /// `receive` for bytes in a buffer that the caller reuses: they are copied once.

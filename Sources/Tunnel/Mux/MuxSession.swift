@@ -134,6 +134,22 @@ public struct MuxSession {
         if spareOutput == nil { spareOutput = buffer }
     }
 
+    /// Frees the output buffers' storage when nothing waits in them: call it when the
+    /// carrier goes quiet, so an idle session holds no buffer sized for its last burst
+    /// (10,000 idle sessions must fit in 16 KiB each). The next frame allocates anew.
+    public mutating func releaseIdleMemory() {
+        spareOutput = nil
+        guard !hasOutput, output.capacity > 64 else { return }
+        output = []
+        output.append(contentsOf: repeatElement(0, count: configuration.outputHeadroomBytes))
+    }
+
+    /// Bytes of buffer storage the session holds now (output, spare, partial input frame),
+    /// not counting its per-stream state.
+    public var bufferCapacityBytes: Int {
+        output.capacity + (spareOutput?.capacity ?? 0) + decoder.bufferedCapacityBytes
+    }
+
     /// Appends one encoded frame to the output.
     mutating func write(_ frame: MuxFrame) {
         frame.encode(into: &output)

@@ -87,10 +87,12 @@ struct CtlArgumentTests {
         let servers = try CtlClient.parseServers([
             "https://127.0.0.1:7441", "127.0.0.1:7442/", "https://node.example.com", "https://[::1]:7443", "[::1]",
         ])
-        #expect(servers.map(\.url) == [
-            "https://127.0.0.1:7441", "https://127.0.0.1:7442", "https://node.example.com:7441", "https://[::1]:7443",
-            "https://[::1]:7441",
-        ])
+        #expect(
+            servers.map(\.url) == [
+                "https://127.0.0.1:7441", "https://127.0.0.1:7442", "https://node.example.com:7441",
+                "https://[::1]:7443",
+                "https://[::1]:7441",
+            ])
         #expect(servers[3].host == "::1" && servers[3].port == 7443)
         for bad in ["http://127.0.0.1:7441", "https://", "https://h:x", "https://h/path", "https://[::1"] {
             #expect(throws: ArgumentError.self) { try CtlClient.parseServers([bad]) }
@@ -104,7 +106,8 @@ struct CtlArgumentTests {
             #expect(text.hasPrefix("Usage: \(command.spec.displayName)"))
         }
         #expect(parser.children(of: ["ctl", "tunnel"]) == ["create", "list", "show", "close"])
-        #expect(try parser.parse(["ctl", "tunnel", "close", "t-1", "--help"]) == .help(path: ["ctl", "tunnel", "close"]))
+        #expect(
+            try parser.parse(["ctl", "tunnel", "close", "t-1", "--help"]) == .help(path: ["ctl", "tunnel", "close"]))
     }
 
     @Test func queriesEscapeValuesAndSkipAbsentOnes() {

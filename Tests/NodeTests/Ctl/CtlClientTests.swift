@@ -23,7 +23,8 @@ struct CtlClientTests {
         let error = #expect(throws: CtlError.self) {
             try CtlClient.forCommand(args(), environment: ["WARREN_CONFIG_DIR": dir], nowMs: nowMs)
         }
-        #expect(error?.message == "not signed in: run warren ctl login (or pass --pki DIR to use the admin certificate)")
+        #expect(
+            error?.message == "not signed in: run warren ctl login (or pass --pki DIR to use the admin certificate)")
     }
 
     @Test func anExpiredSessionAsksToSignInAgainInOneLine() throws {

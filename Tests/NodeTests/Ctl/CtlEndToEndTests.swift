@@ -28,11 +28,17 @@ struct CtlEndToEndTests {
         // A server that refuses connections is skipped; the next one answers.
         let deadPort = try CtlTestCluster.freePort()
         let skipped = try cluster.ctl(
-            ["status", "--json", "--pki", "\(cluster.dir)/pki", "--server",
-             "https://127.0.0.1:\(deadPort),\(cluster.url(leader))"])
+            [
+                "status", "--json", "--pki", "\(cluster.dir)/pki", "--server",
+                "https://127.0.0.1:\(deadPort),\(cluster.url(leader))",
+            ])
         #expect(skipped.status == 0 && skipped.object["node"] as? String == leader, "\(skipped.stderr)")
-        let none = try cluster.ctl(["status", "--pki", "\(cluster.dir)/pki", "--server", "https://127.0.0.1:\(deadPort)"])
-        #expect(none.status == 1 && none.stderr.contains("no server answered: https://127.0.0.1:\(deadPort): connect refused"))
+        let none = try cluster.ctl([
+            "status", "--pki", "\(cluster.dir)/pki", "--server", "https://127.0.0.1:\(deadPort)",
+        ])
+        #expect(
+            none.status == 1
+                && none.stderr.contains("no server answered: https://127.0.0.1:\(deadPort): connect refused"))
         let human = try cluster.ctl(["status"] + admin)
         #expect(human.stdout.contains("Leader:      \(leader)"))
 
@@ -43,21 +49,28 @@ struct CtlEndToEndTests {
             try #require(added.status == 0, "user add \(user): \(added.stderr)")
         }
         let login = try cluster.ctl(
-            ["login", "--user", "alice", "--password-stdin", "--ca", "\(cluster.dir)/pki/ca.pem", "--server",
-             cluster.allURLs], stdin: "pw-of-alice-123\n")
+            [
+                "login", "--user", "alice", "--password-stdin", "--ca", "\(cluster.dir)/pki/ca.pem", "--server",
+                cluster.allURLs,
+            ], stdin: "pw-of-alice-123\n")
         try #require(login.status == 0, "login: \(login.stderr)")
         #expect(!login.stdout.contains("eyJ"), "the token must not be printed")
-        let sessionMode = try FileManager.default.attributesOfItem(atPath: "\(cluster.dir)/cfg/session.json")[
-            .posixPermissions] as? NSNumber
+        let sessionMode =
+            try FileManager.default.attributesOfItem(atPath: "\(cluster.dir)/cfg/session.json")[
+                .posixPermissions] as? NSNumber
         #expect(sessionMode?.intValue == 0o600)
         let wrong = try cluster.ctl(
-            ["login", "--user", "alice", "--password-stdin", "--ca", "\(cluster.dir)/pki/ca.pem", "--server",
-             cluster.allURLs], stdin: "not-the-password\n", configDir: "\(cluster.dir)/cfg-wrong")
+            [
+                "login", "--user", "alice", "--password-stdin", "--ca", "\(cluster.dir)/pki/ca.pem", "--server",
+                cluster.allURLs,
+            ], stdin: "not-the-password\n", configDir: "\(cluster.dir)/cfg-wrong")
         #expect(wrong.status == 1 && wrong.stderr.contains("401 unauthenticated"))
 
         // A tunnel created through a follower, a mapping, the list.
         let follower = CtlTestCluster.names.first { $0 != leader }!
-        let created = try cluster.ctl(["tunnel", "create", "vendor", "--duration", "48h", "--json", "--server", cluster.url(follower)])
+        let created = try cluster.ctl([
+            "tunnel", "create", "vendor", "--duration", "48h", "--json", "--server", cluster.url(follower),
+        ])
         try #require(created.status == 0, "tunnel create: \(created.stderr)")
         let tunnelID = try #require(created.object["id"] as? String)
         #expect((created.object["connectUrl"] as? String)?.contains("token=") == true)
@@ -65,8 +78,10 @@ struct CtlEndToEndTests {
 
         let listenPort = try CtlTestCluster.freePort()
         let mapping = try cluster.ctl(
-            ["mapping", "add", tunnelID, "--expose", "10.0.0.5:22", "--listen", "\(listenPort)", "--allow",
-             "192.0.2.0/24", "--json"])
+            [
+                "mapping", "add", tunnelID, "--expose", "10.0.0.5:22", "--listen", "\(listenPort)", "--allow",
+                "192.0.2.0/24", "--json",
+            ])
         try #require(mapping.status == 0, "mapping add: \(mapping.stderr)")
         #expect(mapping.object["tunnelId"] as? String == tunnelID)
         #expect(mapping.object["kind"] as? String == "expose")
@@ -115,8 +130,10 @@ struct CtlEndToEndTests {
         // An auditor may read the audit log but not create tunnels.
         let auditorDir = "\(cluster.dir)/cfg-auditor"
         let auditorLogin = try cluster.ctl(
-            ["login", "--user", "audrey", "--password-stdin", "--pki", "\(cluster.dir)/pki", "--server",
-             cluster.allURLs], stdin: "pw-of-audrey-123\n", configDir: auditorDir)
+            [
+                "login", "--user", "audrey", "--password-stdin", "--pki", "\(cluster.dir)/pki", "--server",
+                cluster.allURLs,
+            ], stdin: "pw-of-audrey-123\n", configDir: auditorDir)
         try #require(auditorLogin.status == 0, "auditor login: \(auditorLogin.stderr)")
         // (--pki on login only supplies the CA; the saved session is the auditor's token.)
         let refused = try cluster.ctl(["tunnel", "create", "nope"], configDir: auditorDir)
@@ -129,7 +146,8 @@ struct CtlEndToEndTests {
         let survivors = CtlTestCluster.names.filter { $0 != leader }
         try cluster.waitUntil("a new leader seen by \(survivors)", seconds: 30) {
             survivors.allSatisfy { name in
-                let seen = try? cluster.ctl(["status", "--json", "--server", cluster.url(name)] + ["--pki", "\(cluster.dir)/pki"])
+                let seen = try? cluster.ctl(
+                    ["status", "--json", "--server", cluster.url(name)] + ["--pki", "\(cluster.dir)/pki"])
                 guard let next = seen?.object["leader"] as? String else { return false }
                 return next != leader && survivors.contains(next)
             }
@@ -138,7 +156,9 @@ struct CtlEndToEndTests {
         let afterKill = try cluster.ctl(["tunnel", "create", "after-kill", "--json"])
         try #require(afterKill.status == 0, "tunnel create after kill: \(afterKill.stderr)")
         tunnelIDs.append(try #require(afterKill.object["id"] as? String))
-        let onSurvivor = try cluster.ctl(["tunnel", "create", "on-survivor", "--json", "--server", cluster.url(survivors[1])])
+        let onSurvivor = try cluster.ctl([
+            "tunnel", "create", "on-survivor", "--json", "--server", cluster.url(survivors[1]),
+        ])
         try #require(onSurvivor.status == 0, "tunnel create on \(survivors[1]): \(onSurvivor.stderr)")
         tunnelIDs.append(try #require(onSurvivor.object["id"] as? String))
 

@@ -27,7 +27,8 @@ private final class FakeNode: Sendable {
     var seen: [String] { record.seen.withLock { $0 } }
 
     init(_ behaviour: Behaviour, pki: String) throws {
-        var tls = try TLSConfiguration.files(certificate: "\(pki)/n1.pem", key: "\(pki)/n1-key.pem", ca: "\(pki)/ca.pem")
+        var tls = try TLSConfiguration.files(
+            certificate: "\(pki)/n1.pem", key: "\(pki)/n1-key.pem", ca: "\(pki)/ca.pem")
         tls.clientAuth = .optional
         group = try EventLoopGroup(loopCount: 1)
         let record = self.record
@@ -62,7 +63,9 @@ struct CtlFailoverTests {
     init() throws {
         pki = FileManager.default.temporaryDirectory.appendingPathComponent("warren-ctl-fo-\(UUID().uuidString)").path
         _ = try PKIInitCommand.perform(
-            .init(directory: pki, nodes: ["n1"], hosts: ["127.0.0.1"], days: 1, caDays: 1, caName: "test CA", force: false),
+            .init(
+                directory: pki, nodes: ["n1"], hosts: ["127.0.0.1"], days: 1, caDays: 1, caName: "test CA", force: false
+            ),
             now: Int64(Date().timeIntervalSince1970) - 60)
     }
 
@@ -124,8 +127,9 @@ struct CtlFailoverTests {
         let otherPKI = pki + "-other"
         defer { try? FileManager.default.removeItem(atPath: otherPKI) }
         _ = try PKIInitCommand.perform(
-            .init(directory: otherPKI, nodes: ["n1"], hosts: ["127.0.0.1"], days: 1, caDays: 1, caName: "other CA",
-                  force: false),
+            .init(
+                directory: otherPKI, nodes: ["n1"], hosts: ["127.0.0.1"], days: 1, caDays: 1, caName: "other CA",
+                force: false),
             now: Int64(Date().timeIntervalSince1970) - 60)
         let stranger = try FakeNode(.answer, pki: otherPKI)
         let healthy = try FakeNode(.answer, pki: pki)

@@ -70,7 +70,8 @@ struct CtlSessionFileTests {
         let dir = try tempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = "\(dir)/session.json"
-        _ = FileManager.default.createFile(atPath: path, contents: Data("{not json".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data("{not json".utf8), attributes: [.posixPermissions: 0o600])
         let error = #expect(throws: CtlError.self) { try CtlSessionFile.load(path) }
         #expect(error?.message.contains("run warren ctl login") == true)
     }

@@ -146,6 +146,44 @@ struct MuxSessionTests {
         #expect(client.takeOutput().count == 14 + 20)
     }
 
+    @Test func aDeliveredBufferIsReusedOnceItsSlicesAreDropped() throws {
+        var pair = MuxPair.ready()
+        let id = try pair.client.openStream(descriptor: [])
+        _ = pair.client.send(id, [UInt8](repeating: 1, count: 10_000))
+        let wire = pair.client.takeOutput()
+        let base = wire.withUnsafeBytes { $0.baseAddress }
+        var events: [MuxEvent] = []
+        pair.server.receive(wire[...], into: &events)
+        #expect(events.count == 2)
+        events.removeAll()  // the application is done with the slices
+        pair.client.recycleOutput(consume wire)
+        _ = pair.client.send(id, [2])
+        _ = pair.client.takeOutput()  // the buffer filled meanwhile
+        _ = pair.client.send(id, [3])
+        #expect(pair.client.takeOutput().withUnsafeBytes { $0.baseAddress } == base)
+    }
+
+    @Test func anIdleSessionGivesBackItsBuffersAfterABurst() throws {
+        var pair = MuxPair.ready()
+        let id = try pair.client.openStream(descriptor: [])
+        for _ in 0..<8 {
+            _ = pair.client.send(id, [UInt8](repeating: 1, count: 200_000))
+            pair.onServerEvent = { session, event in
+                if case .data(let id, let bytes) = event { session.consumed(id, bytes.count) }
+            }
+            pair.pump()
+        }
+        pair.clientEvents.removeAll()
+        pair.serverEvents.removeAll()
+        #expect(pair.client.bufferCapacityBytes > 200_000)
+        pair.client.releaseIdleMemory()
+        pair.server.releaseIdleMemory()
+        #expect(pair.client.bufferCapacityBytes < 128 && pair.server.bufferCapacityBytes < 128)
+        _ = pair.client.send(id, [1, 2, 3])  // and it still works
+        pair.pump()
+        #expect(pair.serverEvents == [.data(id, [1, 2, 3])])
+    }
+
     @Test func sendInPlaceWritesThePayloadThenTheHeaderInFront() throws {
         var pair = MuxPair.ready()
         let id = try pair.client.openStream(descriptor: [])
