@@ -130,6 +130,9 @@ public final class WebSocketChannel {
     /// Output accepted but not yet taken by the kernel (for watching memory).
     public var pendingOutputBytes: Int { connection.pendingBytes }
 
+    /// Input read but not yet decoded (for watching memory; at most one read while paused).
+    var bufferedInputBytes: Int { decoder.bufferedBytes }
+
     /// Sends one binary message (fragmented at `outboundFrameBytesMax`). The bytes are
     /// borrowed only for the call. Returns false, sending nothing, once not open.
     @discardableResult

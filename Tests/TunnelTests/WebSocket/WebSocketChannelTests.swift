@@ -143,6 +143,8 @@ struct WebSocketChannelTests {
         }
         #expect(!writable && sent < 1000)
         #expect(pending <= bound)
+        // The paused reader holds at most one read of undecoded input.
+        #expect(try server.run { $0.bufferedInputBytes } <= Connection.readChunkBytes)
 
         // The sender goes on only from onDrain; the reader resumes.
         let total = sent + 40
