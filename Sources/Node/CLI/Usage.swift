@@ -4,6 +4,10 @@ extension ArgumentParser {
     static let groupSummaries: [String: String] = [
         "pki": "The cluster CA and certificates"
     ]
+    /// Groups too large to list their subcommands on one line.
+    static let groupOneLiners: [String: String] = [
+        "ctl": "The admin CLI: status, members, tunnels, mappings, endpoints, users, audit (warren ctl --help)."
+    ]
 
     /// Help for a command or a group; nil when `path` names neither.
     func usage(for path: [String]) -> String? {
@@ -36,7 +40,9 @@ extension ArgumentParser {
         let rows: [(String, String)] = next.map { word in
             let sub = path + [word]
             let list = children(of: sub).joined(separator: ", ")
-            let group = Self.groupSummaries[sub.joined(separator: " ")].map { "\($0): \(list)." } ?? list
+            let key = sub.joined(separator: " ")
+            let group =
+                Self.groupOneLiners[key] ?? Self.groupSummaries[key].map { "\($0): \(list)." } ?? list
             let summary = spec(for: sub)?.summary ?? group
             return (word, summary)
         }
