@@ -30,6 +30,9 @@ final class Connection: EventHandler {
     /// Plaintext written before the connection became active.
     private var early = ByteBuffer()
     private(set) var isReadPaused = false
+    /// Most bytes one plain read may take (a mux bridge sets it to its stream's send
+    /// window, so it never reads more than it can forward). Must stay ≥ 1.
+    var readBytesMax = Int.max
     private(set) var readEOF = false
     private var writeShutdownRequested = false
     private var writeShutdownDone = false
@@ -210,11 +213,12 @@ final class Connection: EventHandler {
         let scratch = loop.readScratch
         for _ in 0..<4 {
             guard state == .active, !isReadPaused, !readEOF else { return }
-            let n = Glibc.read(fd, scratch.baseAddress, scratch.count)
+            let wanted = min(scratch.count, max(1, readBytesMax))
+            let n = Glibc.read(fd, scratch.baseAddress, wanted)
             if n > 0 {
                 touch()
                 delegate?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
-                if n < scratch.count { return }
+                if n < wanted { return }
             } else if n == 0 {
                 peerFinished()
                 return

@@ -1,0 +1,228 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One mux session over one WebSocket channel, bridging its streams to TCP sockets: the
+/// data path of a tunnel (docs/ARCHITECTURE.md, "Bridge").
+///
+/// Threading: loop-confined to `channel.loop`. Create it there (in the upgrade handler
+/// or the connect completion, so it sees the first message); `liveStreamCount` and
+/// `streamBufferedBytes` are read there; every callback runs there. `carry`, `goAway`
+/// and `close` may be called from any thread (they hop to the loop); `statistics` is
+/// atomics.
+///
+/// Flow control: a stream's socket is read only while the stream has send window (at
+/// most that many bytes per read) and the WebSocket is writable; bytes from the peer
+/// are credited back (`consumed`) only while the target socket is below its high
+/// watermark, so a slow target stalls its own stream and nothing else, holding at most
+/// its window plus its socket's high watermark here.
+///
+/// Lifetime: the channel's callbacks keep the bridge alive until the channel closes;
+/// then every stream's socket is closed and `onClose` fires once.
+public final class MuxBridge: @unchecked Sendable {
+    // Safe: every stored property is used only on `loop`'s thread (checked by
+    // `assertInEventLoop()` at each entry point); `statistics` is atomics and `loop`
+    // is immutable and thread-safe itself.
+
+    /// The loop the bridge, its channel and its sockets live on.
+    public let loop: EventLoop
+    /// Counters, readable from any thread.
+    public let statistics = MuxBridgeStatistics()
+
+    let channel: WebSocketChannel
+    var session: MuxSession
+    let streamLimits: ConnectionLimits
+    let onOpen: ([UInt8]) -> MuxOpenDecision
+    let onStreamEvent: (MuxBridgeEvent) -> Void
+    let onClose: (String) -> Void
+
+    /// Streams with a socket. Invariant: a stream leaves only when its connection closed;
+    /// the session may have forgotten it earlier (both FINs done, or reset).
+    var streams: [MuxStreamID: BridgeStream] = [:]
+    /// Sockets carried before the peer's HELLO arrived. Invariant: count ≤
+    /// `configuration.maxConcurrentStreams`.
+    var waitingCarries: [(fd: Int32, descriptor: [UInt8], remote: String)] = []
+    /// The WebSocket's output is above its high watermark: no socket is read.
+    var pausedForChannel = false
+    var flushScheduled = false
+    /// `close` was called or the session ended: no new streams, sockets are closing.
+    var isClosing = false
+    /// The channel closed; `onClose` fired.
+    var channelClosed = false
+    /// Why the bridge ends, reported by `onClose` (else the channel's own close report).
+    var closeReason: String?
+
+    /// Starts a session on `channel` (sends HELLO). Call on `channel.loop`.
+    ///
+    /// - `configuration`: this end's mux settings (role: `.server` on the node, `.client`
+    ///   on the connector; the window is the per-stream memory bound).
+    /// - `streamLimits`: watermarks and timeouts of the streams' TCP sockets.
+    /// - `onOpen`: the peer opened a stream carrying this descriptor: dial or refuse.
+    /// - `onStreamEvent`: streams opened, closed (with byte counts) and refused, for audit.
+    /// - `onClose`: the bridge is over (channel closed; every socket is closed or closing).
+    public init(
+        channel: WebSocketChannel, configuration: MuxConfiguration, streamLimits: ConnectionLimits = .init(),
+        onOpen: @escaping (_ descriptor: [UInt8]) -> MuxOpenDecision,
+        onStreamEvent: @escaping (MuxBridgeEvent) -> Void = { _ in },
+        onClose: @escaping (_ reason: String) -> Void
+    ) {
+        channel.loop.assertInEventLoop()
+        self.loop = channel.loop
+        self.channel = channel
+        self.session = MuxSession(configuration: configuration)
+        self.streamLimits = streamLimits
+        self.onOpen = onOpen
+        self.onStreamEvent = onStreamEvent
+        self.onClose = onClose
+        // These closures hold the bridge until the channel closes (it drops them then).
+        channel.onMessage = { [self] message in receive(message) }
+        channel.onDrain = { [self] in channelDrained() }
+        channel.onClose = { [self] code, reason in channelDidClose(code, reason) }
+        scheduleFlush()
+    }
+
+    // MARK: - Public surface
+
+    /// Carries an accepted TCP socket (from any loop's listener; ownership moves here)
+    /// as a new stream whose OPEN carries `descriptor`. Safe from any thread. If no
+    /// stream can be opened (too many, going away, closed, descriptor too large) the
+    /// socket is closed and `onStreamEvent` reports `.refused` with the reason. Before
+    /// the peer's HELLO arrives, sockets wait (at most `maxConcurrentStreams` of them).
+    public func carry(acceptedFD fd: Int32, descriptor: [UInt8], remoteAddress: String) {
+        guard loop.inEventLoop else {
+            loop.execute { [self] in carry(acceptedFD: fd, descriptor: descriptor, remoteAddress: remoteAddress) }
+            return
+        }
+        if isClosing || channelClosed {
+            return refuseCarry(fd, descriptor, "the tunnel session is closed")
+        }
+        if session.peer == nil {
+            guard waitingCarries.count < session.configuration.maxConcurrentStreams else {
+                return refuseCarry(fd, descriptor, "too many connections waiting for the tunnel session to start")
+            }
+            waitingCarries.append((fd, descriptor, remoteAddress))
+            return
+        }
+        openCarried(fd, descriptor, remoteAddress)
+    }
+
+    /// Goes away gracefully: no new streams either way (sockets carried from now on are
+    /// refused), live streams go on until they end, then the channel closes. Safe from
+    /// any thread.
+    public func goAway(reason: String) {
+        guard loop.inEventLoop else {
+            loop.execute { [self] in goAway(reason: reason) }
+            return
+        }
+        session.goAway(.noError, reason: reason)
+        for waiting in waitingCarries { refuseCarry(waiting.fd, waiting.descriptor, "going away: \(reason)") }
+        waitingCarries.removeAll()
+        scheduleFlush()
+    }
+
+    /// Ends everything now: a GOAWAY with `code` (the peer resets its streams), every
+    /// socket closed (each stream reported `closed` with `reason`), the channel closed.
+    /// Safe from any thread; a second call does nothing.
+    public func close(code: MuxErrorCode = .cancel, reason: String) {
+        guard loop.inEventLoop else {
+            loop.execute { [self] in close(code: code, reason: reason) }
+            return
+        }
+        guard !isClosing, !channelClosed else { return }
+        isClosing = true
+        closeReason = reason
+        session.goAway(code == .noError ? .cancel : code, reason: reason)
+        flush()
+        endEveryStream("tunnel session closed: \(reason)")
+        channel.close(code: .normal, reason: reason)
+    }
+
+    /// Streams with an open socket. Loop thread only.
+    public var liveStreamCount: Int {
+        loop.assertInEventLoop()
+        return streams.count
+    }
+
+    /// Bytes from the peer waiting in the streams' sockets for their targets (bounded by
+    /// each stream's window plus its socket's high watermark). Loop thread only.
+    public var streamBufferedBytes: Int {
+        loop.assertInEventLoop()
+        return streams.values.reduce(0) { $0 + $1.connection.pendingBytes }
+    }
+
+    // MARK: - Output
+
+    /// Sends the session's output at the end of this event: every frame produced while
+    /// handling one event leaves in one WebSocket message.
+    func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.deferToEndOfEvent { [self] in
+            flushScheduled = false
+            flush()
+        }
+    }
+
+    /// Writes the session's output as one message, pauses every socket read when the
+    /// WebSocket backs up, and closes the channel once the session is over.
+    func flush() {
+        if session.hasOutput && channel.isOpen {
+            let output = session.takeOutput()
+            let headroom = session.configuration.outputHeadroomBytes
+            output.withUnsafeBytes { all in
+                _ = channel.send(binary: UnsafeRawBufferPointer(rebasing: all[headroom...]))
+            }
+            statistics.messagesSent.increment()
+            session.recycleOutput(output)
+        }
+        if !pausedForChannel && !channel.isWritable { pauseForChannel() }
+        if channel.isOpen && !isClosing && (session.isClosed || (session.isDrained && streams.isEmpty)) {
+            isClosing = true
+            let reason: String
+            if case .closed(let code, let why) = session.state { reason = "mux session ended (\(code)): \(why)" } else {
+                reason = "mux session drained"
+            }
+            closeReason = closeReason ?? reason
+            endEveryStream(reason)
+            channel.close(code: .normal, reason: reason)
+        }
+    }
+
+    private func pauseForChannel() {
+        pausedForChannel = true
+        for stream in streams.values { stream.connection.pauseReading() }
+    }
+
+    private func channelDrained() {
+        pausedForChannel = false
+        for stream in streams.values { updateReading(stream) }
+    }
+
+    // MARK: - Closing
+
+    /// Closes every stream's socket (each reports `closed` with `reason` at the end of
+    /// the event) and every waiting carried socket.
+    func endEveryStream(_ reason: String) {
+        for stream in streams.values {
+            if stream.closeReason == nil { stream.closeReason = reason }
+            stream.connection.close()
+        }
+        for waiting in waitingCarries { refuseCarry(waiting.fd, waiting.descriptor, reason) }
+        waitingCarries.removeAll()
+    }
+
+    private func channelDidClose(_ code: WebSocketCloseCode, _ reason: String) {
+        guard !channelClosed else { return }
+        channelClosed = true
+        isClosing = true
+        let report = closeReason ?? "WebSocket closed (\(code.rawValue)): \(reason)"
+        endEveryStream("tunnel session lost: \(report)")
+        onClose(report)
+    }
+
+    func refuseCarry(_ fd: Int32, _ descriptor: [UInt8], _ reason: String) {
+        Glibc.close(fd)
+        statistics.streamsRefused.increment()
+        onStreamEvent(.refused(descriptor: descriptor, reason: reason))
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP listener that hands each accepted socket to a closure, which typically carries
+/// it over a tunnel (`MuxBridge.carry`): the gateway side of an "expose" mapping or a
+/// local forward.
+///
+/// Threading: one listener per loop of the group, sharing the port (SO_REUSEPORT), so
+/// the kernel spreads accepts; `onAccept` runs on the accepting loop with the socket
+/// (non-blocking; ownership moves to the closure, which must close it or hand it on) and
+/// the client's `HOST:PORT`. `init` and `stop` may be called from any thread except a
+/// loop thread of the group (they wait for each loop).
+public final class StreamListener: Sendable {
+    /// The bound port (the one picked when the address asked for port 0).
+    public let port: UInt16
+    private let group: EventLoopGroup
+    // Safe: slot i is touched only on group.loops[i]'s thread (set in init, cleared in stop).
+    nonisolated(unsafe) private var listeners: [Listener?]
+
+    /// Binds `address` on every loop of `group` and starts accepting.
+    public init(address: SocketAddress, group: EventLoopGroup,
+                onAccept: @escaping @Sendable (_ fd: Int32, _ remoteAddress: String) -> Void) throws {
+        precondition(!group.loops.contains { $0.inEventLoop }, "StreamListener.init waits for the loops: call it off them")
+        self.group = group
+        listeners = Array(repeating: nil, count: group.loops.count)
+        var bound = address
+        var boundPort: UInt16 = 0
+        for (i, loop) in group.loops.enumerated() {
+            let at = bound
+            let listener = try Relay.onLoop(loop) { () throws -> Listener in
+                try Listener(loop: loop, address: at, reusePort: true) { fd in
+                    onAccept(fd, Self.peerAddress(fd))
+                }
+            }
+            if i == 0, let local = listener.localAddress {
+                // Port 0 picked a port: the other loops' listeners must share that one.
+                boundPort = local.port
+                bound = local
+            }
+            listeners[i] = listener
+        }
+        port = boundPort
+    }
+
+    /// Stops accepting (sockets already handed on are not affected). Idempotent.
+    public func stop() {
+        for (i, loop) in group.loops.enumerated() {
+            _ = try? Relay.onLoop(loop) { [self] in
+                listeners[i]?.close()
+                listeners[i] = nil
+            }
+        }
+    }
+
+    /// The connected peer of `fd` as `HOST:PORT`, or "unknown".
+    static func peerAddress(_ fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard rc == 0 else { return "unknown" }
+        // Safe: getpeername filled `length` valid bytes of `storage`.
+        return withUnsafePointer(to: &storage) {
+            SocketAddress(storage: UnsafeRawPointer($0), length: Int(length)).description
+        }
+    }
+}
