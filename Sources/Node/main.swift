@@ -5,6 +5,7 @@ import Foundation
 enum Commands {
     static let table: [any WarrenCommand.Type] = [
         NodeCommand.self,
+        ConnectorCommand.self,
         PKIInitCommand.self,
         PKIIssueCommand.self,
         RelayCommand.self,

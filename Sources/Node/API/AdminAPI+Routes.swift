@@ -12,6 +12,12 @@ extension AdminAPI {
         Route(method: "POST", segments: ["v1", "connect", ":id", "enrol"], access: .open) { api, call in
             api.enrolConnector(call)
         },
+        Route(method: "GET", segments: ["v1", "connect", ":id", "mappings"], access: .open) { api, call in
+            api.connectorMappings(call)
+        },
+        Route(method: "GET", segments: ["v1", "connect", ":id", "session"], access: .open) { api, call in
+            api.connectorSession(call)
+        },
         // Cluster.
         Route(method: "GET", segments: ["v1", "status"], access: .permission(.clusterRead)) { api, call in
             api.status(call)

@@ -27,14 +27,16 @@ final class AdminAPI: Sendable {
     let controller: ClusterController
     let authenticator: Authenticator
     let metrics: NodeMetrics
+    let hub: TunnelHub
     let nodeID: String
     var log: NodeLog { controller.log }
     private let routes: [Route]
 
-    init(controller: ClusterController, authenticator: Authenticator, metrics: NodeMetrics) {
+    init(controller: ClusterController, authenticator: Authenticator, metrics: NodeMetrics, hub: TunnelHub) {
         self.controller = controller
         self.authenticator = authenticator
         self.metrics = metrics
+        self.hub = hub
         nodeID = controller.config.id
         routes = Self.routeTable
     }

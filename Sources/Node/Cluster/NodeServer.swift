@@ -18,6 +18,7 @@ final class NodeServer: @unchecked Sendable {
     let authenticator = Authenticator()
     let metrics = NodeMetrics()
     let api: AdminAPI
+    let hub: TunnelHub
     private let group: EventLoopGroup
     private var http: HTTPServer?
     private var dutiesTimer: TimerHandle?
@@ -44,8 +45,9 @@ final class NodeServer: @unchecked Sendable {
         raft = try RaftHost(
             settings: settings, serverTLS: tls.peerServer, clientTLS: tls.peerClient, stateMachine: machine, log: log)
         controller = ClusterController(config: config, raft: raft, machine: machine, tls: tls, log: log)
-        api = AdminAPI(controller: controller, authenticator: authenticator, metrics: metrics)
         group = try EventLoopGroup(loopCount: config.loops == 0 ? EventLoopGroup.defaultLoopCount : config.loops)
+        hub = TunnelHub(group: group, mappingHost: config.mappingHost, log: log, metrics: metrics)
+        api = AdminAPI(controller: controller, authenticator: authenticator, metrics: metrics, hub: hub)
 
         // Reactions to committed changes, on the Raft loop, in log order.
         let raftLoop = raft.loop
@@ -58,10 +60,20 @@ final class NodeServer: @unchecked Sendable {
                 switch command.op {
                 case .jwtRotate: authenticator.update(machine.state.jwtKey)
                 case .memberSet, .memberRemove: refreshPeers()
+                case .tunnelCreate, .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorRevoke,
+                    .trustRevokeSerial:
+                    // A committed close/expiry/revocation ends this node's sessions now.
+                    hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 default: break
                 }
             }
-            dutiesTimer = raft.loop.scheduleRepeating(everyNanos: 200_000_000) { [weak self] in self?.leaderDuties() }
+            dutiesTimer = raft.loop.scheduleRepeating(everyNanos: 200_000_000) { [weak self] in
+                guard let self else { return }
+                leaderDuties()
+                // Every node enforces expiry on its own clock too, before the leader's
+                // committed expiry arrives (and while cut off from it).
+                hub.reconcile(machine.state, nowMs: APICall.nowMillis())
+            }
         }
         let api = self.api
         http = try HTTPServer(
@@ -180,6 +192,7 @@ final class NodeServer: @unchecked Sendable {
             log.info("shutdown", ["leadership": done.wait()])
         }
         certificateWatcher?.stop()
+        hub.shutdown()
         http?.stop()
         group.shutdown()
         raft.shutdown()

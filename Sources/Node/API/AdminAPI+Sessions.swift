@@ -1,0 +1,97 @@
+import Foundation
+import Tunnel
+
+/// The connector's side of the HTTPS port: its mapping list and its WebSocket session.
+/// Both require a connector certificate whose serial is the connector's current one,
+/// of a connector of this tunnel that is not revoked, while the tunnel is open.
+extension AdminAPI {
+    /// Checks the caller is a live connector of `tunnelId`; its id on success.
+    func connectorCheck(_ call: APICall, tunnelId: String) -> Result<String, APIError> {
+        guard let certificate = call.request.clientCertificate, certificate.role == .connector,
+            let connectorId = certificate.roleName
+        else { return .failure(.unauthenticated("a connector certificate is required")) }
+        _ = tunnelId
+        return .success(connectorId)
+    }
+
+    static func connectorAllowed(
+        _ state: ControlState, connectorId: String, serial: String, tunnelId: String, nowMs: Int64
+    ) -> Result<Void, APIError> {
+        guard let connector = state.connectors[connectorId], connector.tunnelId == tunnelId else {
+            return .failure(.forbidden("connector \(connectorId) is not enrolled in tunnel \(tunnelId)"))
+        }
+        guard !connector.revoked, !state.trust.revokedSerials.contains(serial.lowercased()) else {
+            return .failure(APIError(.forbidden, "revoked", "connector \(connectorId) is revoked"))
+        }
+        guard connector.certificateSerial.lowercased() == serial.lowercased() else {
+            return .failure(.forbidden("this certificate is not connector \(connectorId)'s current one"))
+        }
+        guard let tunnel = state.tunnels[tunnelId], tunnel.state == .open, tunnel.expiresAt > nowMs else {
+            return .failure(APIError(410, "tunnel_closed", "tunnel \(tunnelId) is closed"))
+        }
+        return .success(())
+    }
+
+    /// `GET /v1/connect/:id/mappings`: what this tunnel's connector may carry.
+    func connectorMappings(_ call: APICall) {
+        let tunnelId = call.param("id")
+        let connectorId: String
+        switch connectorCheck(call, tunnelId: tunnelId) {
+        case .failure(let error): return call.fail(error)
+        case .success(let id): connectorId = id
+        }
+        let serial = call.request.clientCertificate?.serialHex ?? ""
+        let now = APICall.nowMillis()
+        read(call) { state -> Result<[MappingRecord], APIError> in
+            Self.connectorAllowed(state, connectorId: connectorId, serial: serial, tunnelId: tunnelId, nowMs: now).map {
+                state.mappings.values.filter { $0.tunnelId == tunnelId }.sorted { $0.id < $1.id }
+            }
+        }
+    }
+
+    /// `GET /v1/connect/:id/session` (WebSocket upgrade, subprotocol warren-mux.v1): the
+    /// connector's session; this node carries the tunnel's expose streams over it.
+    func connectorSession(_ call: APICall) {
+        let tunnelId = call.param("id")
+        let connectorId: String
+        switch connectorCheck(call, tunnelId: tunnelId) {
+        case .failure(let error): return call.fail(error)
+        case .success(let id): connectorId = id
+        }
+        let serial = call.request.clientCertificate?.serialHex ?? ""
+        let now = APICall.nowMillis()
+        let hub = self.hub
+        let log = self.log
+        controller.read(stale: false, { state in
+            Self.connectorAllowed(state, connectorId: connectorId, serial: serial, tunnelId: tunnelId, nowMs: now)
+        }) { result in
+            switch result {
+            case .failure(let error), .success(.failure(let error)):
+                return call.fail(error)
+            case .success(.success):
+                break
+            }
+            call.onFinish(101)
+            _ = call.responder.upgradeToWebSocket(call.request, protocol: WebSocketHandshake.muxProtocol) { channel in
+                let holder = BridgeHolder()
+                let bridge = MuxBridge(
+                    channel: channel, configuration: MuxConfiguration(role: .server),
+                    onOpen: { _ in .refuse(code: MuxErrorCode(0x102), reason: "publish mappings are not carried yet") },
+                    onStreamEvent: { event in log.debug("stream", ["tunnel": tunnelId, "event": "\(event)"]) },
+                    onClose: { reason in
+                        if let bridge = holder.bridge { hub.detach(tunnelId: tunnelId, bridge: bridge) }
+                        log.info("connector session down", ["tunnel": tunnelId, "connector": connectorId, "reason": reason])
+                    })
+                holder.bridge = bridge
+                if !hub.attach(tunnelId: tunnelId, connectorId: connectorId, bridge: bridge) {
+                    bridge.close(reason: "tunnel \(tunnelId) is closed")
+                }
+            }
+        }
+    }
+}
+
+/// Lets a bridge's close callback find the bridge it belongs to (set right after init).
+private final class BridgeHolder: @unchecked Sendable {
+    weak var bridge: MuxBridge?
+}

@@ -1,0 +1,154 @@
+import Dispatch
+import Foundation
+internal import Synchronization
+import Tunnel
+
+/// A running connector: holds one mutual-TLS WebSocket session to a node of its tunnel,
+/// carries the streams the node opens to the mapped targets (and only those), and
+/// reconnects with jittered exponential backoff to any node it knows. A session the
+/// cluster ends because the tunnel is closed or the connector revoked is final: the
+/// connector says why and stops.
+final class ConnectorRuntime: @unchecked Sendable {
+    let identity: ConnectorIdentity
+    let stateDir: String
+    let log: NodeLog
+    private let group: EventLoopGroup
+    private let tls: TLSContext
+    private let state = Mutex(State())
+    private let finished = Semaphore()
+
+    private struct State {
+        var bridge: MuxBridge?
+        var attempt = 0
+        var nodeIndex = 0
+        var stopped = false
+        var finalReason: String?
+        /// Mappings of this tunnel the connector may dial, by id (from the node).
+        var mappings: [String: String] = [:]
+        var backoff = ReconnectBackoff(initialNanos: 100_000_000, maxNanos: 10_000_000_000)
+    }
+
+    init(identity: ConnectorIdentity, stateDir: String, log: NodeLog) throws {
+        self.identity = identity
+        self.stateDir = stateDir
+        self.log = log
+        group = try EventLoopGroup(loopCount: EventLoopGroup.defaultLoopCount)
+        tls = try TLSContext(try identity.tls(stateDir), side: .client)
+    }
+
+    /// Connects and keeps connecting until `stop()` or a final refusal; returns the reason.
+    func run() -> String {
+        dial()
+        finished.wait()
+        return state.withLock { $0.finalReason ?? "stopped" }
+    }
+
+    func stop(reason: String = "stopped") {
+        let bridge = state.withLock { s -> MuxBridge? in
+            guard !s.stopped else { return nil }
+            s.stopped = true
+            s.finalReason = reason
+            return s.bridge
+        }
+        bridge?.goAway(reason: reason)
+        bridge?.close(reason: reason)
+        finished.signal()
+    }
+
+    private func dial() {
+        let (address, stopped) = state.withLock { s -> (String, Bool) in
+            let node = identity.nodes[s.nodeIndex % max(1, identity.nodes.count)]
+            return (node, s.stopped)
+        }
+        guard !stopped else { return }
+        guard let parsed = try? SocketAddress(parsing: address) else {
+            return fail("bad node address \(address)", final: false)
+        }
+        // Refresh what may be dialled before the session starts (defence in depth).
+        do { try refreshMappings(parsed) } catch {
+            return fail("\(address): \(error)", final: Self.isFinal("\(error)"))
+        }
+        let loop = group.next()
+        WebSocketClient.connect(
+            loop: loop, address: parsed, tls: tls, serverName: parsed.host,
+            path: "/v1/connect/\(identity.tunnelId)/session", protocol: WebSocketHandshake.muxProtocol
+        ) { [self] result in
+            switch result {
+            case .failure(let error):
+                fail("\(address): \(error)", final: Self.isFinal("\(error)"))
+            case .success(let channel):
+                attach(channel, address: address)
+            }
+        }
+    }
+
+    private func attach(_ channel: WebSocketChannel, address: String) {
+        let bridge = MuxBridge(
+            channel: channel, configuration: MuxConfiguration(role: .client),
+            onOpen: { [self] descriptor in decide(descriptor) },
+            onStreamEvent: { [log] event in log.debug("stream", ["event": "\(event)"]) },
+            onClose: { [self] reason in
+                state.withLock { $0.bridge = nil }
+                fail("session to \(address) ended: \(reason)", final: Self.isFinal(reason))
+            })
+        state.withLock { s in
+            s.bridge = bridge
+            s.backoff.reset()
+        }
+        log.info("session up", ["node": address, "tunnel": identity.tunnelId, "connector": identity.connectorId])
+    }
+
+    /// The node opened a stream: dial its target only if it is one of this tunnel's
+    /// expose mappings as the cluster told us, never anything else.
+    func decide(_ bytes: [UInt8]) -> MuxOpenDecision {
+        guard let descriptor = StreamDescriptor.decode(bytes), descriptor.tunnel == identity.tunnelId else {
+            return .refuse(code: MuxErrorCode(0x100), reason: "not a stream of this tunnel")
+        }
+        let known = state.withLock { $0.mappings[descriptor.mapping] }
+        guard let target = known, target == descriptor.target, let address = try? SocketAddress(parsing: target) else {
+            log.warn("refused a stream for an unmapped target", ["mapping": descriptor.mapping, "target": descriptor.target])
+            return .refuse(code: MuxErrorCode(0x101), reason: "not mapped on this connector")
+        }
+        return .dial(address)
+    }
+
+    /// `GET /v1/connect/TUNNEL/mappings` with the connector certificate.
+    private func refreshMappings(_ node: SocketAddress) throws {
+        let client = HTTPClient(host: node.host, port: node.port, tls: tls, serverName: node.host, timeoutMillis: 5000)
+        defer { client.close() }
+        let response = try client.send(HTTPClientRequest(path: "/v1/connect/\(identity.tunnelId)/mappings"))
+        guard response.status == .ok else {
+            let body = String(decoding: response.body.prefix(300), as: UTF8.self)
+            throw CommandError("mappings: \(response.status) \(body)")
+        }
+        let list = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [[String: Any]] ?? []
+        var mappings: [String: String] = [:]
+        for m in list where m["kind"] as? String == "expose" {
+            if let id = m["id"] as? String, let target = m["target"] as? String { mappings[id] = target }
+        }
+        state.withLock { $0.mappings = mappings }
+    }
+
+    /// The cluster's words for "do not come back".
+    static func isFinal(_ reason: String) -> Bool {
+        reason.contains("is closed") || reason.contains("revoked") || reason.contains("tunnel_closed")
+            || reason.contains("certificate expired")
+    }
+
+    private func fail(_ why: String, final: Bool) {
+        if final {
+            log.error("stopping: \(why)")
+            stop(reason: why)
+            return
+        }
+        let delay = state.withLock { s -> UInt64? in
+            guard !s.stopped else { return nil }
+            s.attempt += 1
+            s.nodeIndex += 1
+            return s.backoff.nextDelayNanos(unit: Double.random(in: 0...1))
+        }
+        guard let delay else { return }
+        log.warn("session failed, retrying", ["error": why, "inMillis": "\(delay / 1_000_000)"])
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(delay))) { [self] in dial() }
+    }
+}

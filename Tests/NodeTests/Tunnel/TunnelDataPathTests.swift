@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import Tunnel
+
+@testable import Node
+
+/// A blocking TCP echo server on a free loopback port, one thread per connection.
+final class EchoServer: @unchecked Sendable {
+    let port: UInt16
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+                bind(fd, p, length) == 0 && listen(fd, 64) == 0 && getsockname(fd, p, &length) == 0
+            }
+        }
+        guard ok else { throw CommandError("echo server: bind failed") }
+        port = UInt16(bigEndian: address.sin_port)
+        Thread.detachNewThread {
+            while true {
+                let client = accept(fd, nil, nil)
+                guard client >= 0 else { return }
+                Thread.detachNewThread {
+                    var buffer = [UInt8](repeating: 0, count: 65536)
+                    while true {
+                        let n = buffer.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
+                        guard n > 0 else { break }
+                        var sent = 0
+                        while sent < n {
+                            let w = buffer.withUnsafeBytes { write(client, $0.baseAddress! + sent, n - sent) }
+                            guard w > 0 else { break }
+                            sent += w
+                        }
+                    }
+                    close(client)
+                }
+            }
+        }
+    }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}
+
+/// Sends `payload` to 127.0.0.1:`port` and reads the same number of bytes back.
+func roundTrip(port: UInt16, _ payload: [UInt8]) throws -> [UInt8] {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = port.bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw CommandError("connect to \(port) refused") }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let writer = Thread {
+        var sent = 0
+        while sent < payload.count {
+            let n = payload.withUnsafeBytes { write(fd, $0.baseAddress! + sent, min(65536, payload.count - sent)) }
+            guard n > 0 else { return }
+            sent += n
+        }
+    }
+    writer.start()
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while received.count < payload.count {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { break }
+        received += buffer[0..<n]
+    }
+    return received
+}
+
+@Suite("Tunnel data path: client → node → connector → target", .serialized)
+struct TunnelDataPathTests {
+    @Test func bytesFlowThroughAnExposeMappingAndACloseEndsEverything() throws {
+        let node = try TestNode()
+        let echo = try EchoServer()
+        let listenPort = try ProcessCluster.freePort()
+        let created = node.json(try node.call("POST", "/v1/tunnels", body: #"{"name":"path"}"#, as: .adminCertificate))
+        var url = try ConnectURL(parsing: try #require(created["connectUrl"] as? String))
+        url.port = node.port
+        let tunnelId = url.tunnelId
+        let mapping = try node.call(
+            "POST", "/v1/mappings",
+            body: #"{"tunnelId":"\#(tunnelId)","kind":"expose","target":"127.0.0.1:\#(echo.port)","listenPort":\#(listenPort)}"#,
+            as: .adminCertificate)
+        #expect(mapping.status.code == 201)
+
+        let log = NodeLog(node: "connector", minimum: .error)
+        let identity = try ConnectorEnrolment.enrol(url, name: "edge", stateDir: node.dir + "/conn", log: log)
+        let runtime = try ConnectorRuntime(identity: identity, stateDir: node.dir + "/conn", log: log)
+        let ended = BlockingResult<String>()
+        Thread.detachNewThread { ended.set(runtime.run()) }
+        try waitUntil("the connector's session is up") { node.server.hub.sessionCount(tunnelId: tunnelId) == 1 }
+
+        // Checksummed round trips, several at once.
+        var random = SystemRandomNumberGenerator()
+        let payload = (0..<(2 << 20)).map { _ in UInt8.random(in: 0...255, using: &random) }
+        #expect(try roundTrip(port: listenPort, payload) == payload)
+        let results = BlockingResult<Int>()
+        let concurrent = 8
+        let counter = Counter()
+        for _ in 0..<concurrent {
+            Thread.detachNewThread {
+                let small = Array(payload.prefix(100_000))
+                if (try? roundTrip(port: listenPort, small)) == small { counter.add() }
+                if counter.done(of: concurrent) { results.set(counter.value) }
+            }
+        }
+        #expect(results.wait() == concurrent)
+
+        // Defence in depth: the connector refuses a stream for a target nobody mapped.
+        let forged = StreamDescriptor(tunnel: tunnelId, mapping: "m-forged", target: "127.0.0.1:22").encoded
+        if case .dial = runtime.decide(forged) { Issue.record("the connector would dial an unmapped target") }
+
+        // A committed close ends the session, the listener, and the connector's dialling.
+        #expect(try node.call("POST", "/v1/tunnels/\(tunnelId)/close", body: "{}", as: .adminCertificate).status == .ok)
+        let reason = ended.wait()
+        #expect(reason.contains("is closed"), "\(reason)")
+        #expect(node.server.hub.sessionCount(tunnelId: tunnelId) == 0)
+        #expect(throws: CommandError.self) { try roundTrip(port: listenPort, [1, 2, 3]) }
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    private var finished = 0
+    func add() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+    /// Counts one finished worker; true for the last of `total`.
+    func done(of total: Int) -> Bool { lock.lock(); defer { lock.unlock() }; finished += 1; return finished == total }
+}
