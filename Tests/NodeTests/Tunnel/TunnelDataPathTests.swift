@@ -144,3 +144,30 @@ final class Counter: @unchecked Sendable {
     /// Counts one finished worker; true for the last of `total`.
     func done(of total: Int) -> Bool { lock.lock(); defer { lock.unlock() }; finished += 1; return finished == total }
 }
+
+@Suite("Connector revocation", .serialized)
+struct ConnectorRevocationTests {
+    @Test func aRevokedConnectorIsDisconnectedAndCannotReconnect() throws {
+        let node = try TestNode()
+        let created = node.json(try node.call("POST", "/v1/tunnels", body: #"{"name":"rev"}"#, as: .adminCertificate))
+        var url = try ConnectURL(parsing: try #require(created["connectUrl"] as? String))
+        url.port = node.port
+        let log = NodeLog(node: "connector", minimum: .error)
+        let identity = try ConnectorEnrolment.enrol(url, name: "edge", stateDir: node.dir + "/conn", log: log)
+        let runtime = try ConnectorRuntime(identity: identity, stateDir: node.dir + "/conn", log: log)
+        let ended = BlockingResult<String>()
+        Thread.detachNewThread { ended.set(runtime.run()) }
+        try waitUntil("the session is up") { node.server.hub.sessionCount(tunnelId: url.tunnelId) == 1 }
+
+        let revoked = try node.call("POST", "/v1/connectors/\(identity.connectorId)/revoke", body: "{}", as: .adminCertificate)
+        #expect(revoked.status == .ok, "\(String(decoding: revoked.body, as: UTF8.self))")
+        #expect(ended.wait().contains("revoked"))
+        #expect(node.server.hub.sessionCount(tunnelId: url.tunnelId) == 0)
+
+        // Its certificate still verifies, but the cluster refuses it.
+        let again = try ConnectorRuntime(identity: identity, stateDir: node.dir + "/conn", log: log)
+        let second = BlockingResult<String>()
+        Thread.detachNewThread { second.set(again.run()) }
+        #expect(second.wait().contains("revoked"))
+    }
+}
