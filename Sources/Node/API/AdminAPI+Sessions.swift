@@ -62,6 +62,8 @@ extension AdminAPI {
         let now = APICall.nowMillis()
         let hub = self.hub
         let log = self.log
+        let audit = hub.audit
+        let sessionKey = AdminAPI.newID("s")
         controller.read(stale: false, { state in
             Self.connectorAllowed(state, connectorId: connectorId, serial: serial, tunnelId: tunnelId, nowMs: now)
         }) { result in
@@ -77,7 +79,10 @@ extension AdminAPI {
                 let bridge = MuxBridge(
                     channel: channel, configuration: MuxConfiguration(role: .server),
                     onOpen: { _ in .refuse(code: MuxErrorCode(0x102), reason: "publish mappings are not carried yet") },
-                    onStreamEvent: { event in log.debug("stream", ["tunnel": tunnelId, "event": "\(event)"]) },
+                    onStreamEvent: { event in
+                        audit?.record(event, session: sessionKey, tunnelId: tunnelId)
+                        log.debug("stream", ["tunnel": tunnelId, "event": "\(event)"])
+                    },
                     onClose: { reason in
                         if let bridge = holder.bridge { hub.detach(tunnelId: tunnelId, bridge: bridge) }
                         log.info("connector session down", ["tunnel": tunnelId, "connector": connectorId, "reason": reason])

@@ -48,6 +48,13 @@ final class NodeServer: @unchecked Sendable {
         group = try EventLoopGroup(loopCount: config.loops == 0 ? EventLoopGroup.defaultLoopCount : config.loops)
         hub = TunnelHub(group: group, mappingHost: config.mappingHost, log: log, metrics: metrics)
         api = AdminAPI(controller: controller, authenticator: authenticator, metrics: metrics, hub: hub)
+        let controller = self.controller
+        let log = self.log
+        hub.audit = SessionAudit(nodeID: config.id) { command in
+            controller.write(command) { result in
+                if case .failure(let error) = result { log.warn("session audit not written", ["error": "\(error)"]) }
+            }
+        }
 
         // Reactions to committed changes, on the Raft loop, in log order.
         let raftLoop = raft.loop

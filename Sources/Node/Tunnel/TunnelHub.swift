@@ -30,6 +30,8 @@ final class TunnelHub: @unchecked Sendable {
     private let mappingHost: String
     private let log: NodeLog
     let metrics: NodeMetrics
+    /// Where session open/close records go (set by the node once it can write).
+    var audit: SessionAudit?
 
     init(group: EventLoopGroup, mappingHost: String, log: NodeLog, metrics: NodeMetrics) {
         self.group = group
@@ -175,5 +177,6 @@ final class TunnelHub: @unchecked Sendable {
         }
         for listener in listeners { listener.stop() }
         for bridge in bridges { bridge.goAway(reason: "node shutting down") }
+        audit?.flush()
     }
 }

@@ -132,6 +132,18 @@ struct TunnelDataPathTests {
         #expect(reason.contains("is closed"), "\(reason)")
         #expect(node.server.hub.sessionCount(tunnelId: tunnelId) == 0)
         #expect(throws: CommandError.self) { try roundTrip(port: listenPort, [1, 2, 3]) }
+
+        // Every session's open and close is in the replicated audit, with its byte counts.
+        var closes: [[String: Any]] = []
+        try waitUntil("the session records are in the audit") {
+            let page = node.json((try? node.call("GET", "/v1/audit?limit=1000", as: .adminCertificate)) ?? .init(status: 500))
+            let records = page["records"] as? [[String: Any]] ?? []
+            closes = records.filter { $0["action"] as? String == "session.close" }
+            return closes.count >= 1 + concurrent
+                && records.filter { $0["action"] as? String == "session.open" }.count >= 1 + concurrent
+        }
+        #expect(closes.contains { ($0["detail"] as? String ?? "").contains("in=\(payload.count)") })
+        #expect(closes.allSatisfy { ($0["object"] as? String ?? "").contains("tunnel/\(tunnelId)") })
     }
 }
 

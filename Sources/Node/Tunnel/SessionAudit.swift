@@ -1,0 +1,87 @@
+import Dispatch
+import Foundation
+internal import Synchronization
+import Tunnel
+
+/// Session open/close records for the replicated audit log, batched: events collect here
+/// and go out as one `audit.append` command per second (or per 200 events), so the data
+/// path never waits for Raft. Records carry the mapping, the client address, bytes each
+/// way, the duration and the close reason — never payload or secrets.
+final class SessionAudit: @unchecked Sendable {
+    private struct Pending {
+        var events: [OpPayload.AuditEvent] = []
+        var opened: [String: (at: Int64, remote: String, descriptor: StreamDescriptor?)] = [:]
+        var scheduled = false
+    }
+
+    private let pending = Mutex(Pending())
+    private let nodeID: String
+    private let write: @Sendable (ControlCommand) -> Void
+    static let batchMax = 200
+
+    /// `write` proposes a command (fire and forget).
+    init(nodeID: String, write: @escaping @Sendable (ControlCommand) -> Void) {
+        self.nodeID = nodeID
+        self.write = write
+    }
+
+    /// Records a bridge event of `session` (a key unique per bridge on this node).
+    func record(_ event: MuxBridgeEvent, session: String, tunnelId: String) {
+        let now = APICall.nowMillis()
+        let flushNow = pending.withLock { p -> Bool in
+            switch event {
+            case .opened(let stream, let descriptor, let remote):
+                let d = StreamDescriptor.decode(descriptor)
+                p.opened["\(session)/\(stream)"] = (now, remote, d)
+                p.events.append(
+                    Self.event(at: now, node: nodeID, source: remote, action: "session.open",
+                               object: Self.object(tunnelId, d), outcome: .ok, detail: "stream \(stream)"))
+            case .closed(let stream, let bytesIn, let bytesOut, let reason):
+                let opened = p.opened.removeValue(forKey: "\(session)/\(stream)")
+                let duration = opened.map { now - $0.at } ?? 0
+                p.events.append(
+                    Self.event(at: now, node: nodeID, source: opened?.remote ?? "", action: "session.close",
+                               object: Self.object(tunnelId, opened?.descriptor), outcome: .ok,
+                               detail: "in=\(bytesIn) out=\(bytesOut) ms=\(duration) reason=\(reason.prefix(120))"))
+            case .refused(let descriptor, let reason):
+                p.events.append(
+                    Self.event(at: now, node: nodeID, source: "", action: "session.open",
+                               object: Self.object(tunnelId, StreamDescriptor.decode(descriptor)), outcome: .denied,
+                               detail: String(reason.prefix(160))))
+            }
+            if p.events.count >= Self.batchMax { return true }
+            if !p.scheduled {
+                p.scheduled = true
+                DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [weak self] in self?.flush() }
+            }
+            return false
+        }
+        if flushNow { flush() }
+    }
+
+    func flush() {
+        let events = pending.withLock { p -> [OpPayload.AuditEvent] in
+            p.scheduled = false
+            defer { p.events.removeAll() }
+            return p.events
+        }
+        guard !events.isEmpty else { return }
+        write(
+            ControlCommand(
+                at: APICall.nowMillis(), actor: Principal(.node, nodeID), node: nodeID, source: "",
+                op: .auditAppend(.init(records: events))))
+    }
+
+    private static func object(_ tunnelId: String, _ descriptor: StreamDescriptor?) -> String {
+        "tunnel/\(tunnelId)" + (descriptor.map { " mapping/\($0.mapping) target=\($0.target)" } ?? "")
+    }
+
+    private static func event(
+        at: Int64, node: String, source: String, action: String, object: String, outcome: AuditRecord.Outcome,
+        detail: String
+    ) -> OpPayload.AuditEvent {
+        OpPayload.AuditEvent(
+            at: at, actor: Principal(.node, node), source: source, action: action, object: object, outcome: outcome,
+            detail: detail)
+    }
+}
