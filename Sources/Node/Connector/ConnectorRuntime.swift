@@ -95,6 +95,16 @@ final class ConnectorRuntime: @unchecked Sendable {
             s.bridge = bridge
             s.backoff.reset()
         }
+        // Heartbeat: a WebSocket ping every 20 s keeps an idle session well inside the
+        // connection's no-traffic timeout (300 s) and notices a dead path.
+        var heartbeat: TimerHandle?
+        heartbeat = channel.loop.scheduleRepeating(everyNanos: 20_000_000_000) { [weak channel] in
+            guard let channel, channel.isOpen else {
+                heartbeat?.cancel()
+                return
+            }
+            _ = channel.ping()
+        }
         log.info("session up", ["node": address, "tunnel": identity.tunnelId, "connector": identity.connectorId])
     }
 
