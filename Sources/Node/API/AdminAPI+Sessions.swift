@@ -83,14 +83,33 @@ extension AdminAPI {
                         audit?.record(event, session: sessionKey, tunnelId: tunnelId)
                         log.debug("stream", ["tunnel": tunnelId, "event": "\(event)"])
                     },
-                    onClose: { reason in
+                    onClose: { [self] reason in
                         if let bridge = holder.bridge { hub.detach(tunnelId: tunnelId, bridge: bridge) }
+                        recordConnectorStatus(connectorId, .offline)
                         log.info("connector session down", ["tunnel": tunnelId, "connector": connectorId, "reason": reason])
                     })
                 holder.bridge = bridge
-                if !hub.attach(tunnelId: tunnelId, connectorId: connectorId, bridge: bridge) {
+                if hub.attach(tunnelId: tunnelId, connectorId: connectorId, bridge: bridge) {
+                    self.recordConnectorStatus(connectorId, .online)
+                } else {
                     bridge.close(reason: "tunnel \(tunnelId) is closed")
                 }
+            }
+        }
+    }
+}
+
+extension AdminAPI {
+    /// Records where a connector's session is (replicated, so `connector list` on any
+    /// node shows it online and on which node). Fire and forget: the session does not wait.
+    func recordConnectorStatus(_ connectorId: String, _ status: ConnectorRecord.Status) {
+        let command = ControlCommand(
+            at: APICall.nowMillis(), actor: Principal(.node, nodeID), node: nodeID, source: "",
+            op: .connectorStatus(.init(id: connectorId, status: status, node: nodeID)))
+        let log = self.log
+        controller.write(command) { result in
+            if case .success(.error(let refusal)) = result {
+                log.debug("connector status not recorded", ["connector": connectorId, "error": "\(refusal)"])
             }
         }
     }

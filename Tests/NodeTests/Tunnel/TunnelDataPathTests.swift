@@ -105,6 +105,11 @@ struct TunnelDataPathTests {
         let ended = BlockingResult<String>()
         Thread.detachNewThread { ended.set(runtime.run()) }
         try waitUntil("the connector's session is up") { node.server.hub.sessionCount(tunnelId: tunnelId) == 1 }
+        try waitUntil("the connector shows online on n1") {
+            let list = (try? JSONSerialization.jsonObject(
+                with: Data((try? node.call("GET", "/v1/connectors", as: .adminCertificate))?.body ?? []))) as? [[String: Any]]
+            return list?.contains { $0["status"] as? String == "online" && $0["node"] as? String == "n1" } == true
+        }
 
         // Checksummed round trips, several at once.
         var random = SystemRandomNumberGenerator()
