@@ -123,6 +123,9 @@ extension AdminAPI {
         Route(method: "POST", segments: ["v1", "internal", "read-index"], access: .node) { api, call in
             api.internalReadIndex(call)
         },
+        Route(method: "GET", segments: ["v1", "internal", "tunnel-receipt"], access: .node) { api, call in
+            api.internalTunnelReceipt(call)
+        },
         Route(method: "GET", segments: ["v1", "internal", "node-info"], access: .node) { api, call in
             api.internalNodeInfo(call)
         },

@@ -72,8 +72,19 @@ extension AdminAPI {
         }
     }
 
-    /// Answers once the close is committed (and applied here).
+    /// Answers once the close is committed (and applied here); with `{"wait": true}`,
+    /// once every node confirmed it ended the tunnel's sessions (a receipt).
     func closeTunnel(_ call: APICall) {
+        var wait = false
+        var timeout = 10
+        if !call.request.body.isEmpty && call.request.body != Array("{}".utf8) {
+            do {
+                (wait, timeout) = try call.decode { body throws(ConfigError) in
+                    (try body.bool("wait") ?? false, try body.int("timeoutSeconds", in: 1...3600) ?? 10)
+                }
+            } catch { return call.fail(error) }
+        }
+        if wait { return closeTunnelAndWait(call, timeoutSeconds: timeout) }
         write(call, .tunnelClose(.init(id: call.param("id"), reason: .admin)))
     }
 

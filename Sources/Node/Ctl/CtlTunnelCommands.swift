@@ -107,9 +107,10 @@ enum CtlTunnelCloseCommand: WarrenCommand {
         summary: "Close a tunnel for good: every session through it ends.",
         details: """
             The answer comes once the close is committed by the cluster; a closed tunnel never
-            reopens, and closing it again fails with already_closed. --wait is accepted today and
-            changes nothing yet: once sessions exist it will also wait for every node's receipt
-            that it ended the tunnel's sessions (bounded by --timeout).
+            reopens, and closing it again fails with already_closed. With --wait the answer also
+            carries a termination receipt: every node confirms it applied the close and says how
+            many sessions it ended and how many are left (none), bounded by --timeout. Exit
+            status 1 when the receipt is incomplete (a node did not confirm in time).
             """,
         flags: [
             .bool("wait", "Wait until every node has ended the tunnel's sessions (see above)."),
@@ -121,10 +122,43 @@ enum CtlTunnelCloseCommand: WarrenCommand {
         let id = try CtlArguments.positional(args, "a tunnel ID")
         let seconds = try args.int("timeout", default: 10, in: 1...3600)
         let client = try CtlClient.forCommand(args, timeoutMillis: seconds * 1000)
-        let bytes = try client.call("POST", "/v1/tunnels/\(id)/close", body: [:])
-        try CtlOutput.emit(bytes, args, as: TunnelRecord.self) {
-            "Closed tunnel \($0.id) (\($0.name)) at \(CtlTime.rfc3339(ms: $0.closedAt ?? 0)).\n"
+        guard args.bool("wait") else {
+            let bytes = try client.call("POST", "/v1/tunnels/\(id)/close", body: [:])
+            try CtlOutput.emit(bytes, args, as: TunnelRecord.self) {
+                "Closed tunnel \($0.id) (\($0.name)) at \(CtlTime.rfc3339(ms: $0.closedAt ?? 0)).\n"
+            }
+            return 0
         }
-        return 0
+        let bytes = try client.call(
+            "POST", "/v1/tunnels/\(id)/close", body: ["wait": true, "timeoutSeconds": seconds])
+        struct Receipt: Decodable {
+            struct Node: Decodable {
+                var node: String
+                var confirmed: Bool
+                var sessionsEnded: Int
+                var liveSessions: Int
+                var listeners: Int
+                var error: String?
+            }
+            struct Body: Decodable {
+                var complete: Bool
+                var nodes: [Node]
+            }
+            var tunnel: TunnelRecord
+            var receipt: Body
+        }
+        let answer = try CtlOutput.decode(Receipt.self, bytes)
+        try CtlOutput.emit(bytes, args, as: Receipt.self) { r in
+            var table = TextTable(["NODE", "CONFIRMED", "SESSIONS ENDED", "LIVE", "LISTENERS", "ERROR"])
+            for n in r.receipt.nodes {
+                table.add([
+                    n.node, n.confirmed ? "yes" : "no", String(n.sessionsEnded), String(n.liveSessions),
+                    String(n.listeners), CtlOutput.orDash(n.error),
+                ])
+            }
+            return "Closed tunnel \(r.tunnel.id) (\(r.tunnel.name)) at \(CtlTime.rfc3339(ms: r.tunnel.closedAt ?? 0)); "
+                + (r.receipt.complete ? "every node confirmed.\n" : "the receipt is INCOMPLETE.\n") + table.render()
+        }
+        return answer.receipt.complete ? 0 : 1
     }
 }

@@ -23,6 +23,8 @@ final class TunnelHub: @unchecked Sendable {
         /// Tunnels this node knows are closed: a late session for one is refused.
         var closed: Set<String> = []
         var revokedConnectors: Set<String> = []
+        /// Sessions this node ended because their tunnel closed, by tunnel (for receipts).
+        var endedByTunnel: [String: Int] = [:]
     }
 
     private let registry = Mutex(Registry())
@@ -97,6 +99,7 @@ final class TunnelHub: @unchecked Sendable {
             for (tunnelId, sessions) in r.sessions {
                 for session in sessions {
                     if closedTunnels.contains(tunnelId) {
+                        r.endedByTunnel[tunnelId, default: 0] += 1
                         toClose.append((session.bridge, "tunnel \(tunnelId) is closed"))
                     } else if revoked.contains(session.connectorId) {
                         toClose.append((session.bridge, "connector \(session.connectorId) is revoked"))
@@ -164,6 +167,14 @@ final class TunnelHub: @unchecked Sendable {
         }
         guard let address = IPAddress(host) else { return false }
         return allow.compactMap(IPNetwork.init).contains { $0.contains(address) }
+    }
+
+    /// What this node holds of a tunnel now, for a close receipt.
+    func receipt(tunnelId: String) -> (sessionsEnded: Int, liveSessions: Int, listeners: Int) {
+        registry.withLock { r in
+            (r.endedByTunnel[tunnelId] ?? 0, r.sessions[tunnelId]?.count ?? 0,
+             r.listeners.values.filter { $0.mapping.tunnelId == tunnelId }.count)
+        }
     }
 
     /// Streams open on a bridge now (from its counters: any thread).

@@ -182,3 +182,34 @@ struct ClusterCertificateRotationTests {
         #expect(status()["term"] as? Int == term, "no election during the rotation")
     }
 }
+
+@Suite("Close receipts across the cluster", .serialized)
+struct CloseReceiptProcessTests {
+    @Test func closeWithWaitListsEveryNodesConfirmation() throws {
+        let names = ["n1", "n2", "n3"]
+        let cluster = try ProcessCluster(names: names)
+        for name in names { try cluster.start(name, initial: names) }
+        try cluster.waitReady(names)
+        let created = cluster.json(try cluster.call("n1", "POST", "/v1/tunnels", body: #"{"name":"receipt"}"#))
+        let id = try #require((created["tunnel"] as? [String: Any])?["id"] as? String)
+        let response = try cluster.call(
+            "n2", "POST", "/v1/tunnels/\(id)/close", body: #"{"wait":true,"timeoutSeconds":5}"#, timeoutMillis: 10_000)
+        #expect(response.status == .ok, "\(String(decoding: response.body, as: UTF8.self))")
+        let receipt = try #require(cluster.json(response)["receipt"] as? [String: Any])
+        #expect(receipt["complete"] as? Bool == true)
+        let nodes = (receipt["nodes"] as? [[String: Any]] ?? []).compactMap { $0["node"] as? String }
+        #expect(nodes == names)
+
+        // With a node down, the receipt says so and is incomplete.
+        let other = cluster.json(try cluster.call("n1", "POST", "/v1/tunnels", body: #"{"name":"receipt2"}"#))
+        let id2 = try #require((other["tunnel"] as? [String: Any])?["id"] as? String)
+        cluster.kill9("n3")
+        let partial = try cluster.call(
+            "n1", "POST", "/v1/tunnels/\(id2)/close", body: #"{"wait":true,"timeoutSeconds":2}"#, timeoutMillis: 10_000)
+        #expect(partial.status == .ok)
+        let partialReceipt = try #require(cluster.json(partial)["receipt"] as? [String: Any])
+        #expect(partialReceipt["complete"] as? Bool == false)
+        let n3 = (partialReceipt["nodes"] as? [[String: Any]] ?? []).first { $0["node"] as? String == "n3" }
+        #expect(n3?["confirmed"] as? Bool == false)
+    }
+}

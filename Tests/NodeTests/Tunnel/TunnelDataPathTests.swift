@@ -132,7 +132,14 @@ struct TunnelDataPathTests {
         if case .dial = runtime.decide(forged) { Issue.record("the connector would dial an unmapped target") }
 
         // A committed close ends the session, the listener, and the connector's dialling.
-        #expect(try node.call("POST", "/v1/tunnels/\(tunnelId)/close", body: "{}", as: .adminCertificate).status == .ok)
+        let closed = try node.call(
+            "POST", "/v1/tunnels/\(tunnelId)/close", body: #"{"wait":true,"timeoutSeconds":5}"#, as: .adminCertificate)
+        #expect(closed.status == .ok)
+        let receipt = try #require(node.json(closed)["receipt"] as? [String: Any])
+        #expect(receipt["complete"] as? Bool == true)
+        let n1 = try #require((receipt["nodes"] as? [[String: Any]])?.first)
+        #expect(n1["node"] as? String == "n1" && n1["confirmed"] as? Bool == true)
+        #expect(n1["sessionsEnded"] as? Int == 1 && n1["liveSessions"] as? Int == 0 && n1["listeners"] as? Int == 0)
         let reason = ended.wait()
         #expect(reason.contains("is closed"), "\(reason)")
         #expect(node.server.hub.sessionCount(tunnelId: tunnelId) == 0)
