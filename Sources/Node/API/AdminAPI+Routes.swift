@@ -12,10 +12,10 @@ extension AdminAPI {
         Route(method: "POST", segments: ["v1", "connect", ":id", "enrol"], access: .open) { api, call in
             api.enrolConnector(call)
         },
-        Route(method: "GET", segments: ["v1", "connect", ":id", "mappings"], access: .open) { api, call in
+        Route(method: "GET", segments: ["v1", "connect", ":id", "mappings"], access: .connector) { api, call in
             api.connectorMappings(call)
         },
-        Route(method: "GET", segments: ["v1", "connect", ":id", "session"], access: .open) { api, call in
+        Route(method: "GET", segments: ["v1", "connect", ":id", "session"], access: .connector) { api, call in
             api.connectorSession(call)
         },
         // Cluster.
@@ -122,6 +122,9 @@ extension AdminAPI {
         },
         Route(method: "POST", segments: ["v1", "internal", "read-index"], access: .node) { api, call in
             api.internalReadIndex(call)
+        },
+        Route(method: "GET", segments: ["v1", "internal", "relay"], access: .node) { api, call in
+            api.internalRelay(call)
         },
         Route(method: "GET", segments: ["v1", "internal", "tunnel-receipt"], access: .node) { api, call in
             api.internalTunnelReceipt(call)

@@ -115,6 +115,23 @@ extension AdminAPI {
     }
 }
 
+extension AdminAPI {
+    /// `GET /v1/internal/relay` (node certificate, WebSocket, warren-mux.v1): another node
+    /// carries clients of tunnels whose connector session is held here.
+    func internalRelay(_ call: APICall) {
+        let hub = self.hub
+        let log = self.log
+        let peer = call.principal?.name ?? "?"
+        call.onFinish(101)
+        _ = call.responder.upgradeToWebSocket(call.request, protocol: WebSocketHandshake.muxProtocol) { channel in
+            _ = MuxBridge(
+                channel: channel, configuration: MuxConfiguration(role: .server),
+                onOpen: { descriptor in hub.acceptRelayedStream(descriptor) },
+                onClose: { reason in log.info("relay link from node closed", ["node": peer, "reason": reason]) })
+        }
+    }
+}
+
 /// Lets a bridge's close callback find the bridge it belongs to (set right after init).
 private final class BridgeHolder: @unchecked Sendable {
     weak var bridge: MuxBridge?

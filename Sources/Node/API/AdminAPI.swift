@@ -13,6 +13,9 @@ final class AdminAPI: Sendable {
         case permission(Permission)
         /// A node certificate (node-to-node calls).
         case node
+        /// A connector certificate (its mapping list and session); the handler checks it
+        /// is the connector's current one, of that tunnel, not revoked.
+        case connector
     }
 
     struct Route: Sendable {
@@ -92,6 +95,11 @@ final class AdminAPI: Sendable {
                 return refuse(.forbidden("this route is for cluster nodes only"))
             }
             principal = Principal(.node, certificate.roleName ?? "")
+        case .connector:
+            guard let certificate = request.clientCertificate, certificate.role == .connector else {
+                return refuse(.forbidden("this route is for connectors (a connector certificate is required)"))
+            }
+            principal = Principal(.connector, certificate.roleName ?? "")
         case .permission(let permission):
             let identity: Authenticator.Identity?
             do { identity = try authenticator.identify(request, now: Int64(Date().timeIntervalSince1970)) } catch {

@@ -47,6 +47,8 @@ final class NodeServer: @unchecked Sendable {
         controller = ClusterController(config: config, raft: raft, machine: machine, tls: tls, log: log)
         group = try EventLoopGroup(loopCount: config.loops == 0 ? EventLoopGroup.defaultLoopCount : config.loops)
         hub = TunnelHub(group: group, mappingHost: config.mappingHost, log: log, metrics: metrics)
+        hub.nodeID = config.id
+        hub.relayTLS = tls.apiClient
         api = AdminAPI(controller: controller, authenticator: authenticator, metrics: metrics, hub: hub)
         let controller = self.controller
         let log = self.log
@@ -66,9 +68,11 @@ final class NodeServer: @unchecked Sendable {
                 guard let self, let command else { return }
                 switch command.op {
                 case .jwtRotate: authenticator.update(machine.state.jwtKey)
-                case .memberSet, .memberRemove: refreshPeers()
+                case .memberSet, .memberRemove:
+                    refreshPeers()
+                    hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 case .tunnelCreate, .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorRevoke,
-                    .trustRevokeSerial:
+                    .trustRevokeSerial, .connectorStatus:
                     // A committed close/expiry/revocation ends this node's sessions now.
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 default: break

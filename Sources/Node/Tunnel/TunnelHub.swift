@@ -25,11 +25,22 @@ final class TunnelHub: @unchecked Sendable {
         var revokedConnectors: Set<String> = []
         /// Sessions this node ended because their tunnel closed, by tunnel (for receipts).
         var endedByTunnel: [String: Int] = [:]
+        /// Which node holds a session of each tunnel (from the replicated connector status).
+        var holderOf: [String: String] = [:]
+        /// Members' API addresses, by node id.
+        var apiOf: [String: String] = [:]
+        /// Node-to-node relay links (mux over a node-certificate WebSocket), by node id.
+        var relays: [String: MuxBridge] = [:]
+        /// Clients waiting for a relay link being opened, by node id.
+        var waiting: [String: [(fd: Int32, remote: String, descriptor: StreamDescriptor)]] = [:]
     }
 
     private let registry = Mutex(Registry())
     private let group: EventLoopGroup
-    private let mappingHost: String
+    let mappingHost: String
+    /// This node's id and the client TLS context for relay links (set by the node).
+    var nodeID = ""
+    var relayTLS: TLSContextProvider?
     private let log: NodeLog
     let metrics: NodeMetrics
     /// Where session open/close records go (set by the node once it can write).
@@ -89,7 +100,16 @@ final class TunnelHub: @unchecked Sendable {
         let closedTunnels = Set(
             state.tunnels.values.filter { $0.state == .closed || $0.expiresAt <= nowMs }.map(\.id))
         let revoked = Set(state.connectors.values.filter(\.revoked).map(\.id))
+        var holders: [String: String] = [:]
+        for connector in state.connectors.values.sorted(by: { $0.id < $1.id })
+        where connector.status == .online && !connector.revoked {
+            if let node = connector.node, holders[connector.tunnelId] == nil { holders[connector.tunnelId] = node }
+        }
+        var apis: [String: String] = [:]
+        for member in state.members.values { apis[member.id] = member.apiAddress }
         let missing: [MappingRecord] = registry.withLock { r in
+            r.holderOf = holders
+            r.apiOf.merge(apis) { _, new in new }
             r.closed.formUnion(closedTunnels)
             r.revokedConnectors.formUnion(revoked)
             for (id, entry) in r.listeners where wanted[id] != entry.mapping {
@@ -138,7 +158,7 @@ final class TunnelHub: @unchecked Sendable {
     /// A client connected to an expose mapping: carried to a connector session of the
     /// tunnel held here, or refused (closed) when there is none or the source is not allowed.
     private func accepted(fd: Int32, remote: String, descriptor: StreamDescriptor, allow: [String]) {
-        if !allow.isEmpty && !Self.source(remote, isIn: allow) {
+        if !allow.isEmpty && !Self.source(remote, isIn: allow) && !isRelayed(remote) {
             close(fd)
             metrics.increment("warren_streams_refused_total{reason=\"allow\"}")
             log.info("stream refused: source not allowed", ["mapping": descriptor.mapping, "source": remote])
@@ -148,13 +168,116 @@ final class TunnelHub: @unchecked Sendable {
             guard !r.closed.contains(descriptor.tunnel) else { return nil }
             return r.sessions[descriptor.tunnel]?.min { Self.live($0.bridge) < Self.live($1.bridge) }
         }
-        guard let session else {
-            close(fd)
-            metrics.increment("warren_streams_refused_total{reason=\"no_connector\"}")
-            log.info("stream refused: no connector session on this node", ["tunnel": descriptor.tunnel])
+        if let session {
+            session.bridge.carry(acceptedFD: fd, descriptor: descriptor.encoded, remoteAddress: remote)
             return
         }
-        session.bridge.carry(acceptedFD: fd, descriptor: descriptor.encoded, remoteAddress: remote)
+        relay(fd: fd, remote: remote, descriptor: descriptor)
+    }
+
+    // MARK: relaying to the node that holds the connector's session
+
+    /// No session of the tunnel here: carry the client to the node that holds one, over
+    /// a node-to-node relay link (a mux over a WebSocket with node certificates on both
+    /// ends). That node checks the tunnel is open and hands the stream to its session.
+    private func relay(fd: Int32, remote: String, descriptor: StreamDescriptor) {
+        enum Next { case carry(MuxBridge), dial(String, String), wait, refuse(String) }
+        let next = registry.withLock { r -> Next in
+            guard let holder = r.holderOf[descriptor.tunnel], holder != nodeID else {
+                return .refuse("no connector session for tunnel \(descriptor.tunnel) on any node")
+            }
+            if let bridge = r.relays[holder] { return .carry(bridge) }
+            guard let api = r.apiOf[holder] else { return .refuse("no address for node \(holder)") }
+            let first = r.waiting[holder] == nil
+            r.waiting[holder, default: []].append((fd, remote, descriptor))
+            return first ? .dial(holder, api) : .wait
+        }
+        switch next {
+        case .carry(let bridge):
+            bridge.carry(acceptedFD: fd, descriptor: descriptor.encoded, remoteAddress: remote)
+        case .wait:
+            break
+        case .refuse(let why):
+            close(fd)
+            metrics.increment("warren_streams_refused_total{reason=\"no_connector\"}")
+            log.info("stream refused", ["tunnel": descriptor.tunnel, "reason": why])
+        case .dial(let holder, let api):
+            openRelay(to: holder, api: api)
+        }
+    }
+
+    private func openRelay(to holder: String, api: String) {
+        guard let tls = relayTLS?.current, let address = try? SocketAddress(parsing: api) else {
+            return failWaiting(holder, "no TLS context or bad address for relay to \(holder)")
+        }
+        WebSocketClient.connect(
+            loop: group.next(), address: address, tls: tls, serverName: address.host, path: "/v1/internal/relay",
+            protocol: WebSocketHandshake.muxProtocol
+        ) { [self] result in
+            switch result {
+            case .failure(let error):
+                failWaiting(holder, "relay to \(holder): \(error)")
+            case .success(let channel):
+                let bridge = MuxBridge(
+                    channel: channel, configuration: MuxConfiguration(role: .client),
+                    onOpen: { _ in .refuse(code: .refused, reason: "relay links carry streams one way") },
+                    onClose: { [weak self] reason in self?.relayClosed(holder, reason) })
+                let pending = registry.withLock { r -> [(fd: Int32, remote: String, descriptor: StreamDescriptor)] in
+                    r.relays[holder] = bridge
+                    return r.waiting.removeValue(forKey: holder) ?? []
+                }
+                log.info("relay link up", ["node": holder])
+                for p in pending { bridge.carry(acceptedFD: p.fd, descriptor: p.descriptor.encoded, remoteAddress: p.remote) }
+            }
+        }
+    }
+
+    private func failWaiting(_ holder: String, _ why: String) {
+        let pending = registry.withLock { $0.waiting.removeValue(forKey: holder) ?? [] }
+        for p in pending { close(p.fd) }
+        log.warn("relay failed", ["node": holder, "error": why, "clients": "\(pending.count)"])
+    }
+
+    private func relayClosed(_ holder: String, _ reason: String) {
+        registry.withLock { _ = $0.relays.removeValue(forKey: holder) }
+        log.info("relay link down", ["node": holder, "reason": reason])
+    }
+
+    /// The receiving end of a relay link: a stream for a tunnel whose session is held
+    /// here goes to that session; anything else is refused. Returns the decision the
+    /// relay bridge should take when it cannot carry the stream itself.
+    func acceptRelayedStream(_ descriptorBytes: [UInt8]) -> MuxOpenDecision {
+        guard let descriptor = StreamDescriptor.decode(descriptorBytes) else {
+            return .refuse(code: .refused, reason: "unreadable stream descriptor")
+        }
+        let listener = registry.withLock { r -> StreamListener? in
+            guard !r.closed.contains(descriptor.tunnel), r.sessions[descriptor.tunnel]?.isEmpty == false else {
+                return nil
+            }
+            return r.listeners[descriptor.mapping]?.listener
+        }
+        guard let listener, let address = try? SocketAddress(parsing: loopbackAddress(listener.port)) else {
+            return .refuse(code: .refused, reason: "no session of tunnel \(descriptor.tunnel) on this node")
+        }
+        // The stream re-enters through this node's own mapping listener, which carries it
+        // to the connector session. The entry node already applied the allow-list.
+        return .dial(address)
+    }
+
+    private func loopbackAddress(_ port: UInt16) -> String {
+        (mappingHost.contains(":") ? "[\(mappingHost)]" : mappingHost) + ":\(port)"
+    }
+
+    /// Whether a connection to a mapping listener comes from this node itself (a relayed
+    /// stream re-entering; its client was checked at the entry node).
+    func isRelayed(_ remote: String) -> Bool {
+        var host = remote
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
+            host = String(host[host.index(after: host.startIndex)..<end])
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        return host == mappingHost
     }
 
     /// Whether `remote` (`ip:port` or `[v6]:port`) lies in one of the CIDRs.
@@ -188,6 +311,7 @@ final class TunnelHub: @unchecked Sendable {
         }
         for listener in listeners { listener.stop() }
         for bridge in bridges { bridge.goAway(reason: "node shutting down") }
+        for relay in registry.withLock({ Array($0.relays.values) }) { relay.close(reason: "node shutting down") }
         audit?.flush()
     }
 }

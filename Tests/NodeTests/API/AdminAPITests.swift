@@ -64,7 +64,7 @@ struct AdminAPITests {
                 switch route.access {
                 case .open:
                     #expect(status != 401 && status != 403, "\(label)")
-                case .node:
+                case .node, .connector:
                     #expect(status == 403, "\(label)")
                 case .permission(let permission):
                     if let role = role(caller) {

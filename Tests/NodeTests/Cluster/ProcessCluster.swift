@@ -45,7 +45,7 @@ final class ProcessCluster: @unchecked Sendable {
         let config = """
             {"id":"\(name)","pki":"\(dir)/pki","dataDir":"\(dir)/data/\(name)",
              "listen":{"api":"127.0.0.1:\(member.apiPort)","peer":"127.0.0.1:\(member.peerPort)"},
-             "members":[\(list)],"join":\(join),"loops":1}
+             "members":[\(list)],"join":\(join),"loops":1,"mappingHost":"\(mappingHost(name))"}
             """
         try config.write(toFile: "\(dir)/\(name).json", atomically: true, encoding: .utf8)
         let process = Process()
@@ -60,6 +60,13 @@ final class ProcessCluster: @unchecked Sendable {
         process.standardOutput = log
         try process.run()
         processes[name] = process
+    }
+
+    /// Each node's mapping listeners get their own loopback address (127.0.0.1, .2, …), as
+    /// on separate hosts, so one mapping port can be bound on every node.
+    func mappingHost(_ name: String) -> String {
+        let index = members.keys.sorted().firstIndex(of: name) ?? 0
+        return "127.0.0.\(index + 1)"
     }
 
     /// Restarts a stopped member from its data dir with its existing config.

@@ -195,3 +195,78 @@ struct ConnectorRevocationTests {
         #expect(second.wait().contains("revoked"))
     }
 }
+
+/// Connects to `host:port` and echoes `payload` (like `roundTrip`, any loopback address).
+func roundTrip(host: String, port: UInt16, _ payload: [UInt8]) throws -> [UInt8] {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr(host)
+    address.sin_port = port.bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw CommandError("connect to \(host):\(port) refused") }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var sent = 0
+    while sent < payload.count {
+        let n = payload.withUnsafeBytes { write(fd, $0.baseAddress! + sent, payload.count - sent) }
+        guard n > 0 else { break }
+        sent += n
+    }
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while received.count < payload.count {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { break }
+        received += buffer[0..<n]
+    }
+    return received
+}
+
+@Suite("Clients entering at any node", .serialized)
+struct TunnelRelayProcessTests {
+    /// The connector holds its session to n1; clients entering at n2 and n3 are carried to
+    /// n1 over node-to-node relay links and reach the target.
+    @Test func aClientAtAnyNodeReachesTheConnectorsNode() throws {
+        let names = ["n1", "n2", "n3"]
+        let cluster = try ProcessCluster(names: names)
+        for name in names { try cluster.start(name, initial: names) }
+        try cluster.waitReady(names)
+        let echo = try EchoServer()
+        let listenPort = try ProcessCluster.freePort()
+        let created = cluster.json(try cluster.call("n1", "POST", "/v1/tunnels", body: #"{"name":"relay"}"#))
+        let urlText = try #require(created["connectUrl"] as? String)
+        let url = try ConnectURL(parsing: urlText)
+        let mapping = try cluster.call(
+            "n2", "POST", "/v1/mappings",
+            body: #"{"tunnelId":"\#(url.tunnelId)","kind":"expose","target":"127.0.0.1:\#(echo.port)","listenPort":\#(listenPort)}"#)
+        #expect(mapping.status.code == 201)
+        let log = NodeLog(node: "connector", minimum: .error)
+        let state = cluster.dir + "/conn"
+        let identity = try ConnectorEnrolment.enrol(url, name: "edge", stateDir: state, log: log)
+        let runtime = try ConnectorRuntime(identity: identity, stateDir: state, log: log)
+        Thread.detachNewThread { _ = runtime.run() }
+        defer { runtime.stop() }
+        try waitUntil("every node knows where the connector is") {
+            names.allSatisfy { name in
+                let list = (try? JSONSerialization.jsonObject(
+                    with: Data((try? cluster.call(name, "GET", "/v1/connectors"))?.body ?? []))) as? [[String: Any]]
+                return list?.contains { $0["status"] as? String == "online" && $0["node"] as? String == "n1" } == true
+            }
+        }
+        let payload = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        for name in names {
+            let host = cluster.mappingHost(name)
+            var answer: [UInt8] = []
+            // The listener on a node starts when it applies the mapping: allow it a moment.
+            try waitUntil("\(name)'s mapping listener carries a client") {
+                answer = (try? roundTrip(host: host, port: listenPort, payload)) ?? []
+                return answer == payload
+            }
+            #expect(answer == payload, "through \(name)")
+        }
+    }
+}
