@@ -71,8 +71,8 @@ final class NodeServer: @unchecked Sendable {
                 case .memberSet, .memberRemove:
                     refreshPeers()
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
-                case .tunnelCreate, .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorRevoke,
-                    .trustRevokeSerial, .connectorStatus:
+                case .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorRevoke, .trustRevokeSerial,
+                    .connectorStatus:
                     // A committed close/expiry/revocation ends this node's sessions now.
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 default: break

@@ -97,13 +97,22 @@ final class TunnelHub: @unchecked Sendable {
             }
             wanted[mapping.id] = mapping
         }
-        let closedTunnels = Set(
-            state.tunnels.values.filter { $0.state == .closed || $0.expiresAt <= nowMs }.map(\.id))
-        let revoked = Set(state.connectors.values.filter(\.revoked).map(\.id))
+        // Only tunnels and connectors that have sessions here are looked at, so the cost
+        // does not grow with the history of closed tunnels (this runs on the Raft loop
+        // after applies and every 200 ms).
+        let held = registry.withLock { r in (Array(r.sessions.keys), r.sessions.values.flatMap { $0.map(\.connectorId) }) }
+        let closedTunnels = Set(held.0.filter { id in
+            guard let tunnel = state.tunnels[id] else { return true }
+            return tunnel.state == .closed || tunnel.expiresAt <= nowMs
+        })
+        let revoked = Set(held.1.filter { id in state.connectors[id]?.revoked ?? true })
         var holders: [String: String] = [:]
-        for connector in state.connectors.values.sorted(by: { $0.id < $1.id })
-        where connector.status == .online && !connector.revoked {
-            if let node = connector.node, holders[connector.tunnelId] == nil { holders[connector.tunnelId] = node }
+        for connector in state.connectors.values where connector.status == .online && !connector.revoked {
+            guard let node = connector.node else { continue }
+            // Several sessions of one tunnel: any holder will do; take the smallest node id
+            // so every node picks the same one.
+            if let current = holders[connector.tunnelId], current <= node { continue }
+            holders[connector.tunnelId] = node
         }
         var apis: [String: String] = [:]
         for member in state.members.values { apis[member.id] = member.apiAddress }
