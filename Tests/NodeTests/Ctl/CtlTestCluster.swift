@@ -139,36 +139,11 @@ final class CtlTestCluster {
         try runWarren(["ctl"] + arguments, stdin: stdin, configDir: configDir)
     }
 
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
-                guard bind(fd, p, length) == 0 else { return -1 }
-                return getsockname(fd, p, &length)
-            }
-        }
-        guard bound == 0 else { throw CommandError("no free port") }
-        return UInt16(bigEndian: address.sin_port)
-    }
+    /// A free loopback port (shared with the other process tests).
+    static func freePort() throws -> UInt16 { try ProcessCluster.freePort() }
 
     /// The built `warren` binary, next to the test bundle in the scratch folder.
-    static func warrenBinary() throws -> String {
-        let candidates = [CommandLine.arguments[0], Bundle.main.bundlePath, Bundle.main.executablePath ?? ""]
-        for candidate in candidates where !candidate.isEmpty {
-            var dir = URL(fileURLWithPath: candidate).deletingLastPathComponent()
-            for _ in 0..<4 {
-                let path = dir.appendingPathComponent("warren").path
-                if FileManager.default.isExecutableFile(atPath: path) { return path }
-                dir.deleteLastPathComponent()
-            }
-        }
-        throw CommandError("warren binary not found near \(candidates)")
-    }
+    static func warrenBinary() throws -> String { try ProcessCluster.warrenBinary() }
 }
 
 /// Reads a pipe to its end on another thread.

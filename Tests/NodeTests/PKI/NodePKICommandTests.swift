@@ -133,18 +133,7 @@ struct NodePKICommandTests {
 }
 
 /// The built `warren` binary, next to the test bundle in the scratch folder.
-private func warrenBinary() throws -> String {
-    let candidates = [CommandLine.arguments[0], Bundle.main.bundlePath, Bundle.main.executablePath ?? ""]
-    for candidate in candidates where !candidate.isEmpty {
-        var dir = URL(fileURLWithPath: candidate).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let path = dir.appendingPathComponent("warren").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-            dir.deleteLastPathComponent()
-        }
-    }
-    throw CommandError("warren binary not found near \(candidates)")
-}
+private func warrenBinary() throws -> String { try ProcessCluster.warrenBinary() }
 
 private struct ProcessResult {
     var status: Int32

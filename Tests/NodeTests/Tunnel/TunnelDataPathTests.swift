@@ -50,18 +50,19 @@ final class EchoServer: @unchecked Sendable {
     deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
 }
 
-/// Sends `payload` to 127.0.0.1:`port` and reads the same number of bytes back.
-func roundTrip(port: UInt16, _ payload: [UInt8]) throws -> [UInt8] {
+/// Sends `payload` to `host`:`port` (writing and reading at once, so a payload larger than
+/// the socket buffers cannot deadlock) and reads the same number of bytes back.
+func roundTrip(host: String = "127.0.0.1", port: UInt16, _ payload: [UInt8]) throws -> [UInt8] {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_addr.s_addr = inet_addr(host)
     address.sin_port = port.bigEndian
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard connected == 0 else { throw CommandError("connect to \(port) refused") }
+    guard connected == 0 else { throw CommandError("connect to \(host):\(port) refused") }
     var timeout = timeval(tv_sec: 10, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let writer = Thread {
@@ -194,36 +195,6 @@ struct ConnectorRevocationTests {
         Thread.detachNewThread { second.set(again.run()) }
         #expect(second.wait().contains("revoked"))
     }
-}
-
-/// Connects to `host:port` and echoes `payload` (like `roundTrip`, any loopback address).
-func roundTrip(host: String, port: UInt16, _ payload: [UInt8]) throws -> [UInt8] {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr(host)
-    address.sin_port = port.bigEndian
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw CommandError("connect to \(host):\(port) refused") }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var sent = 0
-    while sent < payload.count {
-        let n = payload.withUnsafeBytes { write(fd, $0.baseAddress! + sent, payload.count - sent) }
-        guard n > 0 else { break }
-        sent += n
-    }
-    var received: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while received.count < payload.count {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { break }
-        received += buffer[0..<n]
-    }
-    return received
 }
 
 @Suite("Clients entering at any node", .serialized)
