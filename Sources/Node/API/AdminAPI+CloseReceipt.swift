@@ -119,7 +119,7 @@ extension ClusterController {
         }
         guard let address = try? SocketAddress(parsing: api) else { return failed("bad address \(api)") }
         let client = HTTPClient(
-            host: address.host, port: address.port, tls: tls.apiClient.current, serverName: address.host,
+            host: address.host, port: address.port, tls: tls.apiClient.current, serverName: HostPort.host(of: api),
             timeoutMillis: (timeoutSeconds + 1) * 1000)
         defer { client.close() }
         let path = "/v1/internal/tunnel-receipt?tunnel=\(tunnelId)&index=\(index)&timeout=\(timeoutSeconds)"

@@ -174,8 +174,8 @@ final class ClusterController: @unchecked Sendable {
                 return .failure(HTTPClientError(.resolve, "bad member address \(address)"))
             }
             client = HTTPClient(
-                host: parsed.host, port: parsed.port, tls: tls.apiClient.current, serverName: parsed.host,
-                timeoutMillis: 5000)
+                host: parsed.host, port: parsed.port, tls: tls.apiClient.current,
+                serverName: HostPort.host(of: address), timeoutMillis: 5000)
         }
         do {
             let response = try client.send(request)
@@ -195,7 +195,7 @@ final class ClusterController: @unchecked Sendable {
     func nodeInfo(_ address: String) -> AdminAPI.StatusView.CertificateView? {
         guard let parsed = try? SocketAddress(parsing: address) else { return nil }
         let client = HTTPClient(
-            host: parsed.host, port: parsed.port, tls: tls.apiClient.current, serverName: parsed.host,
+            host: parsed.host, port: parsed.port, tls: tls.apiClient.current, serverName: HostPort.host(of: address),
             timeoutMillis: 1000)
         defer { client.close() }
         guard let response = try? client.send(HTTPClientRequest(path: "/v1/internal/node-info")),

@@ -35,7 +35,7 @@ final class NodeServer: @unchecked Sendable {
         machine = ControlStateMachine()
         var peers: [NodeID: PeerTransport.Peer] = [:]
         for member in config.members where member.id != config.id {
-            peers[NodeIdentity.raftID(member.id)] = .init(name: member.id, address: try SocketAddress(parsing: member.peer))
+            peers[NodeIdentity.raftID(member.id)] = try .init(name: member.id, configured: member.peer)
         }
         let settings = RaftHost.Settings(
             selfName: config.id, dataDir: config.dataDir, peerListen: try SocketAddress(parsing: config.peerListen),
@@ -129,13 +129,13 @@ final class NodeServer: @unchecked Sendable {
     private func refreshPeers() {
         var peers: [NodeID: PeerTransport.Peer] = [:]
         for member in config.members {
-            if let address = try? SocketAddress(parsing: member.peer) {
-                peers[NodeIdentity.raftID(member.id)] = .init(name: member.id, address: address)
+            if let peer = try? PeerTransport.Peer(name: member.id, configured: member.peer) {
+                peers[NodeIdentity.raftID(member.id)] = peer
             }
         }
         for member in machine.state.members.values {
-            if let address = try? SocketAddress(parsing: member.peerAddress) {
-                peers[member.raftId] = .init(name: member.id, address: address)
+            if let peer = try? PeerTransport.Peer(name: member.id, configured: member.peerAddress) {
+                peers[member.raftId] = peer
             }
         }
         raft.setPeers(peers)

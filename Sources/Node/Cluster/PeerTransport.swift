@@ -13,6 +13,21 @@ final class PeerTransport: RaftTransport {
     struct Peer: Equatable {
         var name: String
         var address: SocketAddress
+        /// The host as configured (a DNS name or an IP): what the peer's certificate must
+        /// name. Defaults to the address's numeric host.
+        var serverName: String
+
+        init(name: String, address: SocketAddress, serverName: String? = nil) {
+            self.name = name
+            self.address = address
+            self.serverName = serverName ?? address.host
+        }
+
+        /// From a configured `host:port` or `[v6]:port`.
+        init(name: String, configured: String) throws {
+            self.init(
+                name: name, address: try SocketAddress(parsing: configured), serverName: HostPort.host(of: configured))
+        }
     }
 
     private let loop: EventLoop
@@ -63,9 +78,8 @@ final class PeerTransport: RaftTransport {
     private func dialer(for id: NodeID) -> FrameDialer? {
         if let dialer = dialers[id] { return dialer }
         guard let peer = peers[id] else { return nil }
-        let host = peer.address.host
         let dialer = FrameDialer(
-            .init(address: peer.address, serverName: host, expectedPeerName: peer.name, tls: tls),
+            .init(address: peer.address, serverName: peer.serverName, expectedPeerName: peer.name, tls: tls),
             loop: loop,
             onPeerEvent: { [log] event in
                 // Links between followers carry nothing and close after their idle

@@ -65,12 +65,12 @@ final class ConnectorRuntime: @unchecked Sendable {
             return fail("bad node address \(address)", final: false)
         }
         // Refresh what may be dialled before the session starts (defence in depth).
-        do { try refreshMappings(parsed) } catch {
+        do { try refreshMappings(parsed, serverName: HostPort.host(of: address)) } catch {
             return fail("\(address): \(error)", final: Self.isFinal("\(error)"))
         }
         let loop = group.next()
         WebSocketClient.connect(
-            loop: loop, address: parsed, tls: tls, serverName: parsed.host,
+            loop: loop, address: parsed, tls: tls, serverName: HostPort.host(of: address),
             path: "/v1/connect/\(identity.tunnelId)/session", protocol: WebSocketHandshake.muxProtocol
         ) { [self] result in
             switch result {
@@ -123,8 +123,8 @@ final class ConnectorRuntime: @unchecked Sendable {
     }
 
     /// `GET /v1/connect/TUNNEL/mappings` with the connector certificate.
-    private func refreshMappings(_ node: SocketAddress) throws {
-        let client = HTTPClient(host: node.host, port: node.port, tls: tls, serverName: node.host, timeoutMillis: 5000)
+    private func refreshMappings(_ node: SocketAddress, serverName: String) throws {
+        let client = HTTPClient(host: node.host, port: node.port, tls: tls, serverName: serverName, timeoutMillis: 5000)
         defer { client.close() }
         let response = try client.send(HTTPClientRequest(path: "/v1/connect/\(identity.tunnelId)/mappings"))
         guard response.status == .ok else {

@@ -220,7 +220,8 @@ final class TunnelHub: @unchecked Sendable {
             return failWaiting(holder, "no TLS context or bad address for relay to \(holder)")
         }
         WebSocketClient.connect(
-            loop: group.next(), address: address, tls: tls, serverName: address.host, path: "/v1/internal/relay",
+            loop: group.next(), address: address, tls: tls, serverName: HostPort.host(of: api),
+            path: "/v1/internal/relay",
             protocol: WebSocketHandshake.muxProtocol
         ) { [self] result in
             switch result {

@@ -87,6 +87,14 @@ import Testing
         #expect(throws: expected) { try parse(json) }
     }
 
+    @Test func peersAreVerifiedByTheHostAsConfigured() throws {
+        #expect(HostPort.host(of: "n2.cluster.internal:7452") == "n2.cluster.internal")
+        #expect(HostPort.host(of: "[::1]:7452") == "::1")
+        #expect(HostPort.host(of: "127.0.0.1:7452") == "127.0.0.1")
+        let peer = try PeerTransport.Peer(name: "n2", configured: "localhost:7452")
+        #expect(peer.serverName == "localhost")
+    }
+
     @Test func raftIDsAreStableAndNonZero() {
         #expect(NodeIdentity.raftID("n1") == NodeIdentity.raftID("n1"))
         #expect(NodeIdentity.raftID("n1") != NodeIdentity.raftID("n2"))
