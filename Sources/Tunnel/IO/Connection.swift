@@ -146,8 +146,9 @@ final class Connection: EventHandler {
         guard isReadPaused, state != .closed else { return }
         isReadPaused = false
         updateInterest()
-        // Decrypted-but-undelivered TLS input would never wake level-triggered epoll.
-        if let tls, !tls.inbound.isEmpty, state == .active {
+        // Buffered TLS input (ciphertext, or records OpenSSL already holds) would never wake
+        // level-triggered epoll.
+        if let tls, tls.hasBufferedInput, state == .active {
             loop.deferToEndOfEvent { [weak self] in self?.decryptAndDeliver() }
         }
     }

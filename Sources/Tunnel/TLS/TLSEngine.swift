@@ -113,6 +113,12 @@ final class TLSEngine {
 
     // MARK: Data
 
+    /// Whether input waits to be read without any new bytes from the socket: ciphertext in
+    /// `inbound`, or records OpenSSL already pulled from it and holds (`SSL_has_pending`;
+    /// with read-ahead it takes more than one record at a time). A reader that paused and
+    /// resumes must drain this itself: level-triggered epoll will not fire for it.
+    var hasBufferedInput: Bool { !inbound.isEmpty || SSL_has_pending(ssl) == 1 }
+
     /// Decrypts into `buffer` (SSL_read). Also completes a pending handshake.
     func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadResult {
         precondition(buffer.count > 0, "read into an empty buffer")
