@@ -117,20 +117,15 @@ extension ClusterController {
         func failed(_ why: String) -> AdminAPI.NodeReceipt {
             .init(node: name, confirmed: false, sessionsEnded: 0, liveSessions: 0, listeners: 0, error: why)
         }
-        guard let address = try? SocketAddress(parsing: api) else { return failed("bad address \(api)") }
-        let client = HTTPClient(
-            host: address.host, port: address.port, tls: tls.apiClient.current, serverName: HostPort.host(of: api),
-            timeoutMillis: (timeoutSeconds + 1) * 1000)
-        defer { client.close() }
         let path = "/v1/internal/tunnel-receipt?tunnel=\(tunnelId)&index=\(index)&timeout=\(timeoutSeconds)"
-        do {
-            let response = try client.send(HTTPClientRequest(path: path))
+        switch callOnce(api, HTTPClientRequest(path: path), timeoutMillis: (timeoutSeconds + 1) * 1000) {
+        case .failure(let error):
+            return failed("\(error)")
+        case .success(let response):
             guard response.status == .ok,
                 let receipt = try? JSONDecoder().decode(AdminAPI.NodeReceipt.self, from: Data(response.body))
             else { return failed("answered \(response.status)") }
             return receipt
-        } catch {
-            return failed("\(error)")
         }
     }
 }

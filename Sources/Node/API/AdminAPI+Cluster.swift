@@ -56,8 +56,9 @@ extension AdminAPI {
         }
     }
 
-    struct StatusView: Encodable, Sendable {
-        struct Member: Encodable, Sendable {
+    /// The `/v1/status` answer; `warren ctl status` decodes this same type.
+    struct StatusView: Codable, Sendable {
+        struct Member: Codable, Sendable {
             var id: String
             var voter: Bool
             var api: String?
@@ -67,8 +68,9 @@ extension AdminAPI {
             /// The member's current node certificate, as it reports it (nil: unreachable).
             var certificate: CertificateView?
         }
-        struct CertificateView: Encodable, Sendable {
+        struct CertificateView: Codable, Sendable {
             var serial: String
+            /// Unix seconds.
             var notAfter: Int64
         }
         var node: String

@@ -5,13 +5,10 @@ import Tunnel
 /// Both require a connector certificate whose serial is the connector's current one,
 /// of a connector of this tunnel that is not revoked, while the tunnel is open.
 extension AdminAPI {
-    /// Checks the caller is a live connector of `tunnelId`; its id on success.
-    func connectorCheck(_ call: APICall, tunnelId: String) -> Result<String, APIError> {
-        guard let certificate = call.request.clientCertificate, certificate.role == .connector,
-            let connectorId = certificate.roleName
-        else { return .failure(.unauthenticated("a connector certificate is required")) }
-        _ = tunnelId
-        return .success(connectorId)
+    /// The connector's id and certificate serial. The route's `.connector` access has
+    /// already required a connector certificate; `connectorAllowed` checks the rest.
+    private func connectorIdentity(_ call: APICall) -> (id: String, serial: String) {
+        (call.principal?.name ?? "", call.request.clientCertificate?.serialHex ?? "")
     }
 
     static func connectorAllowed(
@@ -35,12 +32,7 @@ extension AdminAPI {
     /// `GET /v1/connect/:id/mappings`: what this tunnel's connector may carry.
     func connectorMappings(_ call: APICall) {
         let tunnelId = call.param("id")
-        let connectorId: String
-        switch connectorCheck(call, tunnelId: tunnelId) {
-        case .failure(let error): return call.fail(error)
-        case .success(let id): connectorId = id
-        }
-        let serial = call.request.clientCertificate?.serialHex ?? ""
+        let (connectorId, serial) = connectorIdentity(call)
         let now = APICall.nowMillis()
         read(call) { state -> Result<[MappingRecord], APIError> in
             Self.connectorAllowed(state, connectorId: connectorId, serial: serial, tunnelId: tunnelId, nowMs: now).map {
@@ -53,12 +45,7 @@ extension AdminAPI {
     /// connector's session; this node carries the tunnel's expose streams over it.
     func connectorSession(_ call: APICall) {
         let tunnelId = call.param("id")
-        let connectorId: String
-        switch connectorCheck(call, tunnelId: tunnelId) {
-        case .failure(let error): return call.fail(error)
-        case .success(let id): connectorId = id
-        }
-        let serial = call.request.clientCertificate?.serialHex ?? ""
+        let (connectorId, serial) = connectorIdentity(call)
         let now = APICall.nowMillis()
         let hub = self.hub
         let log = self.log

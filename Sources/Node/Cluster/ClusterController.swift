@@ -193,17 +193,27 @@ final class ClusterController: @unchecked Sendable {
     /// Another member's certificate serial and expiry, or nil if it does not answer
     /// within a second. Blocking: off the event loops.
     func nodeInfo(_ address: String) -> AdminAPI.StatusView.CertificateView? {
-        guard let parsed = try? SocketAddress(parsing: address) else { return nil }
-        let client = HTTPClient(
-            host: parsed.host, port: parsed.port, tls: tls.apiClient.current, serverName: HostPort.host(of: address),
-            timeoutMillis: 1000)
-        defer { client.close() }
-        guard let response = try? client.send(HTTPClientRequest(path: "/v1/internal/node-info")),
-            response.status == .ok,
+        let request = HTTPClientRequest(path: "/v1/internal/node-info")
+        guard case .success(let response) = callOnce(address, request, timeoutMillis: 1000), response.status == .ok,
             let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: String],
             let serial = json["serial"], let notAfter = json["notAfter"].flatMap({ Int64($0) })
         else { return nil }
         return .init(serial: serial, notAfter: notAfter)
+    }
+
+    /// One request to another node's API on a fresh connection with its own timeout
+    /// (for calls whose wait differs from the pooled clients' 5 s). Blocking.
+    func callOnce(_ address: String, _ request: HTTPClientRequest, timeoutMillis: Int)
+        -> Result<HTTPClientResponse, HTTPClientError>
+    {
+        guard let parsed = try? SocketAddress(parsing: address) else {
+            return .failure(HTTPClientError(.resolve, "bad member address \(address)"))
+        }
+        let client = HTTPClient(
+            host: parsed.host, port: parsed.port, tls: tls.apiClient.current, serverName: HostPort.host(of: address),
+            timeoutMillis: timeoutMillis)
+        defer { client.close() }
+        return Result { () throws(HTTPClientError) in try client.send(request) }
     }
 
     // MARK: mapping results

@@ -1,30 +1,9 @@
 /// `warren ctl status`, `members list|add|remove`, `leader transfer`.
 
-/// The `/v1/status` answer as the CLI reads it (mirrors `AdminAPI.StatusView`).
-struct CtlStatusView: Decodable, Sendable {
-    struct Member: Decodable, Sendable {
-        var id: String
-        var voter: Bool
-        var api: String?
-        var peer: String?
-        var match: UInt64?
-        var active: Bool?
-    }
-    struct CertificateView: Decodable, Sendable {
-        var serial: String
-        /// Unix seconds.
-        var notAfter: Int64
-    }
-    var node: String
-    var role: String
-    var leader: String?
-    var term: UInt64
-    var commitIndex: UInt64
-    var appliedIndex: UInt64
-    var lastIndex: UInt64
-    var members: [Member]
-    var certificate: CertificateView
+/// The `/v1/status` answer, decoded with the same type the API encodes it with.
+typealias CtlStatusView = AdminAPI.StatusView
 
+extension AdminAPI.StatusView {
     var membersTable: TextTable {
         var table = TextTable(["ID", "KIND", "API", "PEER", "MATCH", "ACTIVE", "LEADER"])
         for member in members.sorted(by: { $0.id < $1.id }) {

@@ -280,24 +280,11 @@ final class TunnelHub: @unchecked Sendable {
 
     /// Whether a connection to a mapping listener comes from this node itself (a relayed
     /// stream re-entering; its client was checked at the entry node).
-    func isRelayed(_ remote: String) -> Bool {
-        var host = remote
-        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
-            host = String(host[host.index(after: host.startIndex)..<end])
-        } else if let colon = host.lastIndex(of: ":") {
-            host = String(host[..<colon])
-        }
-        return host == mappingHost
-    }
+    func isRelayed(_ remote: String) -> Bool { HostPort.host(of: remote) == mappingHost }
 
     /// Whether `remote` (`ip:port` or `[v6]:port`) lies in one of the CIDRs.
     static func source(_ remote: String, isIn allow: [String]) -> Bool {
-        var host = remote
-        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
-            host = String(host[host.index(after: host.startIndex)..<end])
-        } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
-            host = String(host[..<colon])
-        }
+        let host = HostPort.host(of: remote)
         guard let address = IPAddress(host) else { return false }
         return allow.compactMap(IPNetwork.init).contains { $0.contains(address) }
     }
