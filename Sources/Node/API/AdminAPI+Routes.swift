@@ -18,6 +18,9 @@ extension AdminAPI {
         Route(method: "GET", segments: ["v1", "connect", ":id", "session"], access: .connector) { api, call in
             api.connectorSession(call)
         },
+        Route(method: "GET", segments: ["v1", "connect", ":id", "route"], access: .connector) { api, call in
+            api.connectorRoute(call)
+        },
         // Cluster.
         Route(method: "GET", segments: ["v1", "status"], access: .permission(.clusterRead)) { api, call in
             api.status(call)
@@ -96,6 +99,16 @@ extension AdminAPI {
         Route(
             method: "POST", segments: ["v1", "connectors", ":id", "revoke"], access: .permission(.connectorsRevoke)
         ) { api, call in api.write(call, .connectorRevoke(.init(id: call.param("id")))) },
+        // Sessions and draining (AdminAPI+SessionList.swift).
+        Route(method: "GET", segments: ["v1", "sessions"], access: .permission(.sessionsRead)) { api, call in
+            api.listSessions(call)
+        },
+        Route(method: "DELETE", segments: ["v1", "sessions", ":id"], access: .permission(.sessionsKill)) {
+            api, call in api.killSession(call)
+        },
+        Route(method: "POST", segments: ["v1", "nodes", ":id", "drain"], access: .permission(.clusterWrite)) {
+            api, call in api.drainNode(call)
+        },
         // Users.
         Route(method: "GET", segments: ["v1", "users"], access: .permission(.usersRead)) { api, call in
             api.listUsers(call)
@@ -128,6 +141,12 @@ extension AdminAPI {
         },
         Route(method: "GET", segments: ["v1", "internal", "tunnel-receipt"], access: .node) { api, call in
             api.internalTunnelReceipt(call)
+        },
+        Route(method: "GET", segments: ["v1", "internal", "sessions"], access: .node) { api, call in
+            api.internalSessions(call)
+        },
+        Route(method: "DELETE", segments: ["v1", "internal", "sessions", ":id"], access: .node) { api, call in
+            api.internalKillSession(call)
         },
         Route(method: "GET", segments: ["v1", "internal", "node-info"], access: .node) { api, call in
             api.internalNodeInfo(call)

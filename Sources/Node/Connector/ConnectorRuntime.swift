@@ -12,13 +12,19 @@ final class ConnectorRuntime: @unchecked Sendable {
     let identity: ConnectorIdentity
     let stateDir: String
     let log: NodeLog
-    private let group: EventLoopGroup
-    private let tls: TLSContext
-    private let state = Mutex(State())
+    let group: EventLoopGroup
+    let tls: TLSContext
+    let state = Mutex(State())
     private let finished = Semaphore()
 
-    private struct State {
+    struct State {
         var bridge: MuxBridge?
+        /// Counts sessions: a bridge's callbacks act only while it is the current one.
+        var generation = 0
+        /// Sessions told to go away (GOAWAY): their live streams run on; no new ones.
+        var retiring: [Int: MuxBridge] = [:]
+        /// Member API addresses learned from the cluster (`/v1/connect/ID/route`).
+        var learned: [String] = []
         var attempt = 0
         var nodeIndex = 0
         var stopped = false
@@ -52,30 +58,41 @@ final class ConnectorRuntime: @unchecked Sendable {
         }
         bridge?.goAway(reason: reason)
         bridge?.close(reason: reason)
+        for old in state.withLock({ Array($0.retiring.values) }) { old.close(reason: reason) }
         finished.signal()
     }
 
-    private func dial() {
-        let (address, stopped) = state.withLock { s -> (String, Bool) in
-            let node = identity.nodes[s.nodeIndex % max(1, identity.nodes.count)]
-            return (node, s.stopped)
+    /// One try at a session (ConnectorRuntime+Homing.swift): `nil` takes the next known
+    /// node; a redirect or a re-home names the address.
+    func dial(_ attempt: DialAttempt? = nil) {
+        let (rotation, stopped) = state.withLock { s -> (String, Bool) in
+            let nodes = knownNodes(s)
+            return (nodes[s.nodeIndex % max(1, nodes.count)], s.stopped)
         }
         guard !stopped else { return }
+        let attempt = attempt ?? DialAttempt(address: rotation)
+        let address = attempt.address
         guard let parsed = try? SocketAddress(parsing: address) else {
             return fail("bad node address \(address)", final: false)
         }
         // Refresh what may be dialled before the session starts (defence in depth).
         do { try refreshMappings(parsed, serverName: HostPort.host(of: address)) } catch {
-            return fail("\(address): \(error)", final: Self.isFinal("\(error)"))
+            if Self.isFinal("\(error)") { return fail("\(address): \(error)", final: true) }
+            return retry(after: attempt, "\(address): \(error)")
         }
         let loop = group.next()
         WebSocketClient.connect(
             loop: loop, address: parsed, tls: tls, serverName: HostPort.host(of: address),
-            path: "/v1/connect/\(identity.tunnelId)/session", protocol: WebSocketHandshake.muxProtocol
+            path: "/v1/connect/\(identity.tunnelId)/session" + (attempt.stay ? "?stay=1" : ""),
+            protocol: WebSocketHandshake.muxProtocol
         ) { [self] result in
             switch result {
             case .failure(let error):
-                fail("\(address): \(error)", final: Self.isFinal("\(error)"))
+                if let next = redirected(error, from: attempt) {
+                    return DispatchQueue.global().async { [self] in dial(next) }
+                }
+                if Self.isFinal("\(error)") { return fail("\(address): \(error)", final: true) }
+                retry(after: attempt, "\(address): \(error)")
             case .success(let channel):
                 attach(channel, address: address)
             }
@@ -83,18 +100,23 @@ final class ConnectorRuntime: @unchecked Sendable {
     }
 
     private func attach(_ channel: WebSocketChannel, address: String) {
+        let generation = state.withLock { s -> Int in
+            s.generation += 1
+            return s.generation
+        }
         let bridge = MuxBridge(
             channel: channel, configuration: MuxConfiguration(role: .client),
             onOpen: { [self] descriptor in decide(descriptor) },
             onStreamEvent: { [log] event in log.debug("stream", ["event": "\(event)"]) },
-            onClose: { [self] reason in
-                state.withLock { $0.bridge = nil }
-                fail("session to \(address) ended: \(reason)", final: Self.isFinal(reason))
-            })
+            onClose: { [self] reason in sessionEnded(generation, address: address, reason: reason) })
+        bridge.onPeerGoAway = { [self] code, reason in
+            if code == .noError { rehome(generation, reason: reason) }
+        }
         state.withLock { s in
             s.bridge = bridge
             s.backoff.reset()
         }
+        learnRoute(address)
         // Heartbeat: a WebSocket ping every 20 s keeps an idle session well inside the
         // connection's no-traffic timeout (300 s) and notices a dead path.
         var heartbeat: TimerHandle?
@@ -145,7 +167,7 @@ final class ConnectorRuntime: @unchecked Sendable {
             || reason.contains("certificate expired")
     }
 
-    private func fail(_ why: String, final: Bool) {
+    func fail(_ why: String, final: Bool) {
         if final {
             log.error("stopping: \(why)")
             stop(reason: why)

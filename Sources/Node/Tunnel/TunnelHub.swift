@@ -13,9 +13,17 @@ final class TunnelHub: @unchecked Sendable {
     struct Session {
         var connectorId: String
         var bridge: MuxBridge
+        /// This node's key for the session (unique here; part of stream session ids).
+        var key: String = ""
+        /// The tunnel's owner when the session attached (nil: none known). A session is
+        /// sent away only when the owner changes from this, so one held here because its
+        /// connector cannot reach the owner is not bounced again and again.
+        var ownerAtAttach: String?
+        /// GOAWAY sent: no new streams go to it; live ones run to their end.
+        var goingAway = false
     }
 
-    private struct Registry {
+    struct Registry {
         /// Connector sessions by tunnel id.
         var sessions: [String: [Session]] = [:]
         /// Expose-mapping listeners by mapping id.
@@ -33,15 +41,19 @@ final class TunnelHub: @unchecked Sendable {
         var relays: [String: MuxBridge] = [:]
         /// Clients waiting for a relay link being opened, by node id.
         var waiting: [String: [(fd: Int32, remote: String, descriptor: StreamDescriptor)]] = [:]
+        /// Placement inputs from the last reconcile: the ready members (sorted) and
+        /// whether this node is draining (TunnelHub+Placement.swift).
+        var ready: [String] = []
+        var draining = false
     }
 
-    private let registry = Mutex(Registry())
+    let registry = Mutex(Registry())
     private let group: EventLoopGroup
     let mappingHost: String
     /// This node's id and the client TLS context for relay links (set by the node).
     var nodeID = ""
     var relayTLS: TLSContextProvider?
-    private let log: NodeLog
+    let log: NodeLog
     let metrics: NodeMetrics
     /// Where session open/close records go (set by the node once it can write).
     var audit: SessionAudit?
@@ -57,10 +69,12 @@ final class TunnelHub: @unchecked Sendable {
 
     /// Registers a connector's session; false (and the caller closes it) when the tunnel
     /// is closed or the connector revoked meanwhile.
-    func attach(tunnelId: String, connectorId: String, bridge: MuxBridge) -> Bool {
+    func attach(tunnelId: String, connectorId: String, bridge: MuxBridge, key: String = "") -> Bool {
         let accepted = registry.withLock { r -> Bool in
             guard !r.closed.contains(tunnelId), !r.revokedConnectors.contains(connectorId) else { return false }
-            r.sessions[tunnelId, default: []].append(Session(connectorId: connectorId, bridge: bridge))
+            let owner = Placement.owner(of: tunnelId, among: r.ready)
+            r.sessions[tunnelId, default: []].append(
+                Session(connectorId: connectorId, bridge: bridge, key: key, ownerAtAttach: owner))
             return true
         }
         if accepted { log.info("connector session up", ["tunnel": tunnelId, "connector": connectorId]) }
@@ -107,17 +121,23 @@ final class TunnelHub: @unchecked Sendable {
         })
         let revoked = Set(held.1.filter { id in state.connectors[id]?.revoked ?? true })
         var holders: [String: String] = [:]
+        let ready = Placement.readyMembers(state.members.values)
         for connector in state.connectors.values where connector.status == .online && !connector.revoked {
             guard let node = connector.node else { continue }
-            // Several sessions of one tunnel: any holder will do; take the smallest node id
-            // so every node picks the same one.
-            if let current = holders[connector.tunnelId], current <= node { continue }
+            // Several sessions of one tunnel: any holder will do; prefer the owner, else
+            // take the smallest node id, so every node picks the same one.
+            if let current = holders[connector.tunnelId] {
+                let owner = Placement.owner(of: connector.tunnelId, among: ready)
+                if current == owner || (node != owner && current <= node) { continue }
+            }
             holders[connector.tunnelId] = node
         }
         var apis: [String: String] = [:]
         for member in state.members.values { apis[member.id] = member.apiAddress }
         let missing: [MappingRecord] = registry.withLock { r in
             r.holderOf = holders
+            r.ready = ready
+            r.draining = state.members[nodeID]?.draining == true
             r.apiOf.merge(apis) { _, new in new }
             r.closed.formUnion(closedTunnels)
             r.revokedConnectors.formUnion(revoked)
@@ -147,6 +167,7 @@ final class TunnelHub: @unchecked Sendable {
             log.info("connector session ended", ["reason": reason])
         }
         for mapping in missing { startListener(mapping) }
+        sendAwayMovedSessions(state)
     }
 
     private func startListener(_ mapping: MappingRecord) {
@@ -175,7 +196,9 @@ final class TunnelHub: @unchecked Sendable {
         }
         let session = registry.withLock { r -> Session? in
             guard !r.closed.contains(descriptor.tunnel) else { return nil }
-            return r.sessions[descriptor.tunnel]?.min { Self.live($0.bridge) < Self.live($1.bridge) }
+            return r.sessions[descriptor.tunnel]?.filter { !$0.goingAway }.min {
+                Self.live($0.bridge) < Self.live($1.bridge)
+            }
         }
         if let session {
             session.bridge.carry(acceptedFD: fd, descriptor: descriptor.encoded, remoteAddress: remote)
@@ -261,7 +284,9 @@ final class TunnelHub: @unchecked Sendable {
             return .refuse(code: .refused, reason: "unreadable stream descriptor")
         }
         let listener = registry.withLock { r -> StreamListener? in
-            guard !r.closed.contains(descriptor.tunnel), r.sessions[descriptor.tunnel]?.isEmpty == false else {
+            guard !r.closed.contains(descriptor.tunnel),
+                r.sessions[descriptor.tunnel]?.contains(where: { !$0.goingAway }) == true
+            else {
                 return nil
             }
             return r.listeners[descriptor.mapping]?.listener
