@@ -45,6 +45,9 @@ final class TunnelHub: @unchecked Sendable {
         /// whether this node is draining (TunnelHub+Placement.swift).
         var ready: [String] = []
         var draining = false
+        /// Tunnels whose clients this node carried over relay links: when one closes,
+        /// this node ends those streams itself rather than waiting for the holder's end.
+        var relayedTunnels: Set<String> = []
     }
 
     let registry = Mutex(Registry())
@@ -161,6 +164,7 @@ final class TunnelHub: @unchecked Sendable {
             }
             return wanted.values.filter { r.listeners[$0.id] == nil }.sorted { $0.id < $1.id }
         }
+        endRelayedStreams(state, nowMs: nowMs)
         for listener in toStop { listener.stop() }
         for (bridge, reason) in toClose {
             bridge.close(reason: reason)
@@ -215,6 +219,7 @@ final class TunnelHub: @unchecked Sendable {
     private func relay(fd: Int32, remote: String, descriptor: StreamDescriptor) {
         enum Next { case carry(MuxBridge), dial(String, String), wait, refuse(String) }
         let next = registry.withLock { r -> Next in
+            r.relayedTunnels.insert(descriptor.tunnel)
             guard let holder = r.holderOf[descriptor.tunnel], holder != nodeID else {
                 return .refuse("no connector session for tunnel \(descriptor.tunnel) on any node")
             }
@@ -261,6 +266,24 @@ final class TunnelHub: @unchecked Sendable {
                 }
                 log.info("relay link up", ["node": holder])
                 for p in pending { bridge.carry(acceptedFD: p.fd, descriptor: p.descriptor.encoded, remoteAddress: p.remote) }
+            }
+        }
+    }
+
+    /// Ends this node's relayed streams of tunnels that are closed or expired, at once.
+    private func endRelayedStreams(_ state: ControlState, nowMs: Int64) {
+        let (ended, relays) = registry.withLock { r -> (Set<String>, [MuxBridge]) in
+            let ended = r.relayedTunnels.filter { id in
+                guard let tunnel = state.tunnels[id] else { return true }
+                return tunnel.state == .closed || tunnel.expiresAt <= nowMs
+            }
+            r.relayedTunnels.subtract(ended)
+            return (ended, ended.isEmpty ? [] : Array(r.relays.values))
+        }
+        guard !ended.isEmpty else { return }
+        for relay in relays {
+            relay.endStreams(reason: "tunnel closed") { bytes in
+                StreamDescriptor.decode(bytes).map { ended.contains($0.tunnel) } ?? false
             }
         }
     }

@@ -55,3 +55,18 @@ extension MuxBridge {
         return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 }
+
+extension MuxBridge {
+    /// Ends now every live stream whose OPEN descriptor satisfies `matches` (a relay
+    /// link's streams of a tunnel that closed). Safe from any thread.
+    public func endStreams(reason: String, where matches: @escaping @Sendable ([UInt8]) -> Bool) {
+        guard loop.inEventLoop else {
+            loop.execute { [self] in endStreams(reason: reason, where: matches) }
+            return
+        }
+        for stream in streams.values where matches(stream.descriptor) {
+            if stream.closeReason == nil { stream.closeReason = reason }
+            stream.connection.close()
+        }
+    }
+}
