@@ -49,6 +49,7 @@ final class NodeServer: @unchecked Sendable {
         hub = TunnelHub(group: group, mappingHost: config.mappingHost, log: log, metrics: metrics)
         hub.nodeID = config.id
         hub.relayTLS = tls.apiClient
+        hub.proxyProtocolFrom = config.trustedProxyCheck
         api = AdminAPI(controller: controller, authenticator: authenticator, metrics: metrics, hub: hub)
         let controller = self.controller
         let log = self.log
@@ -89,7 +90,9 @@ final class NodeServer: @unchecked Sendable {
         }
         let api = self.api
         http = try HTTPServer(
-            configuration: .init(listen: try SocketAddress(parsing: config.apiListen), tls: tls.apiServer),
+            configuration: .init(
+                listen: try SocketAddress(parsing: config.apiListen), tls: tls.apiServer,
+                proxyProtocolFrom: hub.proxyProtocolFrom),
             group: group, handler: { request, responder in api.handle(request, responder) })
         certificateWatcher = try FileWatcher(paths: [config.certificateFile, config.keyFile, config.caFile]) {
             [weak self] changed in self?.reloadCertificates(changed)
