@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Tunnel
 
 /// `warren connector`: enrols once with a connect URL, then holds a session to the
 /// cluster and carries the tunnel's mapped streams until SIGINT/SIGTERM, or until the
@@ -47,6 +48,11 @@ enum ConnectorCommand: WarrenCommand {
             identity = try ConnectorEnrolment.enrol(url, name: sanitized(name), stateDir: stateDir, log: log)
         }
         guard let identity else { return 1 }
+        let certificate = try Certificate(pem: try PKIFile.readText(ConnectorIdentity.paths(stateDir).certificate))
+        if let expired = ConnectorRenewal.expiredMessage(certificate, now: Int64(Date().timeIntervalSince1970)) {
+            CLI.printError("warren connector: \(expired)")
+            return endedExitStatus
+        }
 
         var signals = sigset_t()
         sigemptyset(&signals)

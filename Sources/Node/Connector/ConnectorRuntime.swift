@@ -13,7 +13,10 @@ final class ConnectorRuntime: @unchecked Sendable {
     let stateDir: String
     let log: NodeLog
     private let group: EventLoopGroup
-    private let tls: TLSContext
+    /// The client context new connections take; renewal swaps it (live sessions keep theirs).
+    private let tls: TLSContextProvider
+    /// Certificate renewal and trust-bundle pickup (ConnectorRenewal.swift).
+    let renewal: ConnectorRenewal
     private let state = Mutex(State())
     private let finished = Semaphore()
 
@@ -33,11 +36,17 @@ final class ConnectorRuntime: @unchecked Sendable {
         self.stateDir = stateDir
         self.log = log
         group = try EventLoopGroup(loopCount: EventLoopGroup.defaultLoopCount)
-        tls = try TLSContext(try identity.tls(stateDir), side: .client)
+        let certificate = try Certificate(pem: try PKIFile.readText(ConnectorIdentity.paths(stateDir).certificate))
+        if let expired = ConnectorRenewal.expiredMessage(certificate, now: Int64(Date().timeIntervalSince1970)) {
+            throw CommandError(expired)
+        }
+        tls = TLSContextProvider(try TLSContext(try identity.tls(stateDir), side: .client))
+        renewal = try ConnectorRenewal(identity: identity, stateDir: stateDir, log: log, tls: tls)
     }
 
     /// Connects and keeps connecting until `stop()` or a final refusal; returns the reason.
     func run() -> String {
+        renewal.start()
         dial()
         finished.wait()
         return state.withLock { $0.finalReason ?? "stopped" }
@@ -50,6 +59,7 @@ final class ConnectorRuntime: @unchecked Sendable {
             s.finalReason = reason
             return s.bridge
         }
+        renewal.stop()
         bridge?.goAway(reason: reason)
         bridge?.close(reason: reason)
         finished.signal()
@@ -61,6 +71,9 @@ final class ConnectorRuntime: @unchecked Sendable {
             return (node, s.stopped)
         }
         guard !stopped else { return }
+        if let expired = ConnectorRenewal.expiredMessage(renewal.certificate, now: Int64(Date().timeIntervalSince1970)) {
+            return fail(expired, final: true)
+        }
         guard let parsed = try? SocketAddress(parsing: address) else {
             return fail("bad node address \(address)", final: false)
         }
@@ -70,7 +83,7 @@ final class ConnectorRuntime: @unchecked Sendable {
         }
         let loop = group.next()
         WebSocketClient.connect(
-            loop: loop, address: parsed, tls: tls, serverName: HostPort.host(of: address),
+            loop: loop, address: parsed, tls: tls.current, serverName: HostPort.host(of: address),
             path: "/v1/connect/\(identity.tunnelId)/session", protocol: WebSocketHandshake.muxProtocol
         ) { [self] result in
             switch result {
@@ -124,7 +137,7 @@ final class ConnectorRuntime: @unchecked Sendable {
 
     /// `GET /v1/connect/TUNNEL/mappings` with the connector certificate.
     private func refreshMappings(_ node: SocketAddress, serverName: String) throws {
-        let client = HTTPClient(host: node.host, port: node.port, tls: tls, serverName: serverName, timeoutMillis: 5000)
+        let client = HTTPClient(host: node.host, port: node.port, tls: tls.current, serverName: serverName, timeoutMillis: 5000)
         defer { client.close() }
         let response = try client.send(HTTPClientRequest(path: "/v1/connect/\(identity.tunnelId)/mappings"))
         guard response.status == .ok else {
@@ -142,7 +155,7 @@ final class ConnectorRuntime: @unchecked Sendable {
     /// The cluster's words for "do not come back".
     static func isFinal(_ reason: String) -> Bool {
         reason.contains("is closed") || reason.contains("revoked") || reason.contains("tunnel_closed")
-            || reason.contains("certificate expired")
+            || reason.contains("certificate expired") || reason.contains("needs a new connect URL")
     }
 
     private func fail(_ why: String, final: Bool) {
