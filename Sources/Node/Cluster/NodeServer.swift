@@ -51,6 +51,7 @@ final class NodeServer: @unchecked Sendable {
         hub = TunnelHub(group: group, mappingHost: config.mappingHost, log: log, metrics: metrics)
         hub.nodeID = config.id
         hub.relayTLS = tls.apiClient
+        hub.proxyProtocolFrom = config.trustedProxyCheck
         api = AdminAPI(controller: controller, authenticator: authenticator, metrics: metrics, hub: hub)
         let controller = self.controller
         let log = self.log
@@ -78,7 +79,8 @@ final class NodeServer: @unchecked Sendable {
                     // Refuse the revoked at the handshake first, then end their sessions.
                     syncTrust()
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
-                case .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorStatus:
+                case .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorStatus, .forwardAdd,
+                    .forwardRemove, .endpointCreate, .endpointDelete, .endpointAssociate, .endpointUnassociate:
                     // A committed close/expiry/revocation ends this node's sessions now.
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 default: break
@@ -95,7 +97,9 @@ final class NodeServer: @unchecked Sendable {
         }
         let api = self.api
         http = try HTTPServer(
-            configuration: .init(listen: try SocketAddress(parsing: config.apiListen), tls: tls.apiServer),
+            configuration: .init(
+                listen: try SocketAddress(parsing: config.apiListen), tls: tls.apiServer,
+                proxyProtocolFrom: hub.proxyProtocolFrom),
             group: group, handler: { request, responder in api.handle(request, responder) })
         certificateWatcher = try FileWatcher(paths: [config.certificateFile, config.keyFile, config.caFile]) {
             [weak self] changed in self?.reloadCertificates(changed)

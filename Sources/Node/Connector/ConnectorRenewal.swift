@@ -21,6 +21,8 @@ final class ConnectorRenewal: Sendable {
     let log: NodeLog
     /// The client context every new connection of the connector takes.
     let tls: TLSContextProvider
+    /// The HTTP CONNECT egress proxy, when the connector goes through one.
+    let proxy: HTTPConnectProxy?
     private let queue = DispatchQueue(label: "warren.connector.renewal")
     private let state: Mutex<State>
 
@@ -32,8 +34,12 @@ final class ConnectorRenewal: Sendable {
         var renewals = 0
     }
 
-    init(identity: ConnectorIdentity, stateDir: String, log: NodeLog, tls: TLSContextProvider) throws {
+    init(
+        identity: ConnectorIdentity, stateDir: String, log: NodeLog, tls: TLSContextProvider,
+        proxy: HTTPConnectProxy? = nil
+    ) throws {
         self.identity = identity
+        self.proxy = proxy
         self.stateDir = stateDir
         self.log = log
         self.tls = tls
@@ -161,8 +167,9 @@ final class ConnectorRenewal: Sendable {
             let address = nodes[index]
             guard let parsed = try? SocketAddress(parsing: address) else { continue }
             let client = HTTPClient(
-                host: parsed.host, port: parsed.port, tls: tls.current, serverName: HostPort.host(of: address),
-                timeoutMillis: 5000)
+                host: HostPort.host(of: address), port: parsed.port, tls: tls.current,
+                serverName: HostPort.host(of: address), timeoutMillis: 5000)
+            client.proxy = proxy
             defer { client.close() }
             do {
                 let response = try client.send(request)
