@@ -15,11 +15,20 @@ extension AdminAPI {
         Route(method: "GET", segments: ["v1", "connect", ":id", "mappings"], access: .connector) { api, call in
             api.connectorMappings(call)
         },
+        Route(method: "GET", segments: ["v1", "connect", ":id", "config"], access: .connector) { api, call in
+            api.connectorConfig(call)
+        },
         Route(method: "GET", segments: ["v1", "connect", ":id", "session"], access: .connector) { api, call in
             api.connectorSession(call)
         },
         Route(method: "GET", segments: ["v1", "connect", ":id", "route"], access: .connector) { api, call in
             api.connectorRoute(call)
+        },
+        Route(method: "GET", segments: ["v1", "connect", ":id", "trust"], access: .connector) { api, call in
+            api.connectorTrust(call)
+        },
+        Route(method: "POST", segments: ["v1", "connect", ":id", "renew"], access: .connector) { api, call in
+            api.renewConnector(call)
         },
         // Cluster.
         Route(method: "GET", segments: ["v1", "status"], access: .permission(.clusterRead)) { api, call in
@@ -108,6 +117,16 @@ extension AdminAPI {
         },
         Route(method: "POST", segments: ["v1", "nodes", ":id", "drain"], access: .permission(.clusterWrite)) {
             api, call in api.drainNode(call)
+        },
+        // Certificates: CA rotation, node revocation.
+        Route(method: "GET", segments: ["v1", "cert", "rotate-ca"], access: .permission(.clusterRead)) { api, call in
+            api.rotateCAStatus(call)
+        },
+        Route(method: "POST", segments: ["v1", "cert", "rotate-ca"], access: .permission(.secretsRotate)) {
+            api, call in api.rotateCA(call)
+        },
+        Route(method: "POST", segments: ["v1", "nodes", ":id", "revoke"], access: .permission(.clusterWrite)) {
+            api, call in api.revokeNode(call)
         },
         // Users.
         Route(method: "GET", segments: ["v1", "users"], access: .permission(.usersRead)) { api, call in

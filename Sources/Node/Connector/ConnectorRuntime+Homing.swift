@@ -63,6 +63,7 @@ extension ConnectorRuntime {
             return true
         }
         guard current else { return }
+        mappings.sessionDown()
         fail("session to \(address) ended: \(reason)", final: Self.isFinal(reason))
     }
 
@@ -78,6 +79,8 @@ extension ConnectorRuntime {
             return true
         }
         guard moved else { return }
+        // Publish streams cannot open on a session going away: none until the new one is up.
+        mappings.sessionDown()
         let address = TunnelHub.rehomeAddress(reason)
         log.info("re-homing", ["reason": reason, "to": address ?? "next node"])
         DispatchQueue.global().async { [self] in dial(address.map { DialAttempt(address: $0) }) }
@@ -90,7 +93,9 @@ extension ConnectorRuntime {
         DispatchQueue.global().async { [self] in
             guard let node = try? SocketAddress(parsing: address) else { return }
             let client = HTTPClient(
-                host: node.host, port: node.port, tls: tls, serverName: HostPort.host(of: address), timeoutMillis: 3000)
+                host: HostPort.host(of: address), port: node.port, tls: tls.current, serverName: HostPort.host(of: address),
+                timeoutMillis: 3000)
+            client.proxy = proxy
             defer { client.close() }
             guard let response = try? client.send(HTTPClientRequest(path: "/v1/connect/\(tunnelId)/route")),
                 response.status == .ok,

@@ -13,15 +13,22 @@ final class ConnectorRuntime: @unchecked Sendable {
     let stateDir: String
     let log: NodeLog
     let group: EventLoopGroup
-    let tls: TLSContext
+    /// The client context new connections take; renewal swaps it (live sessions keep theirs).
+    let tls: TLSContextProvider
+    /// Certificate renewal and trust-bundle pickup (ConnectorRenewal.swift).
+    let renewal: ConnectorRenewal
     let state = Mutex(State())
     private let finished = Semaphore()
+    /// What this connector may carry, and its own listeners (publish, remote forwards).
+    let mappings: ConnectorMappings
+    /// The HTTP CONNECT egress proxy every connection to the cluster goes through.
+    let proxy: HTTPConnectProxy?
 
     struct State {
         var bridge: MuxBridge?
         /// Counts sessions: a bridge's callbacks act only while it is the current one.
         var generation = 0
-        /// Sessions told to go away (GOAWAY): their live streams run on; no new ones.
+        /// Sessions told to go away (GOAWAY), by generation: their live streams run on.
         var retiring: [Int: MuxBridge] = [:]
         /// Member API addresses learned from the cluster (`/v1/connect/ID/route`).
         var learned: [String] = []
@@ -29,21 +36,31 @@ final class ConnectorRuntime: @unchecked Sendable {
         var nodeIndex = 0
         var stopped = false
         var finalReason: String?
-        /// Mappings of this tunnel the connector may dial, by id (from the node).
-        var mappings: [String: String] = [:]
         var backoff = ReconnectBackoff(initialNanos: 100_000_000, maxNanos: 10_000_000_000)
     }
 
-    init(identity: ConnectorIdentity, stateDir: String, log: NodeLog) throws {
+    /// - `bindHost`: where publish mappings' and remote forwards' listeners bind.
+    /// - `proxy`: an HTTP CONNECT proxy for every connection to the cluster.
+    init(identity: ConnectorIdentity, stateDir: String, log: NodeLog, bindHost: String = "127.0.0.1",
+         proxy: HTTPConnectProxy? = nil) throws {
         self.identity = identity
         self.stateDir = stateDir
         self.log = log
+        self.proxy = proxy
         group = try EventLoopGroup(loopCount: EventLoopGroup.defaultLoopCount)
-        tls = try TLSContext(try identity.tls(stateDir), side: .client)
+        let certificate = try Certificate(pem: try PKIFile.readText(ConnectorIdentity.paths(stateDir).certificate))
+        if let expired = ConnectorRenewal.expiredMessage(certificate, now: Int64(Date().timeIntervalSince1970)) {
+            throw CommandError(expired)
+        }
+        tls = TLSContextProvider(try TLSContext(try identity.tls(stateDir), side: .client))
+        renewal = try ConnectorRenewal(identity: identity, stateDir: stateDir, log: log, tls: tls, proxy: proxy)
+        mappings = ConnectorMappings(
+            tunnelId: identity.tunnelId, bindHost: bindHost, proxy: proxy, tls: tls, group: group, log: log)
     }
 
     /// Connects and keeps connecting until `stop()` or a final refusal; returns the reason.
     func run() -> String {
+        renewal.start()
         dial()
         finished.wait()
         return state.withLock { $0.finalReason ?? "stopped" }
@@ -56,8 +73,10 @@ final class ConnectorRuntime: @unchecked Sendable {
             s.finalReason = reason
             return s.bridge
         }
+        renewal.stop()
         bridge?.goAway(reason: reason)
         bridge?.close(reason: reason)
+        mappings.stop()
         for old in state.withLock({ Array($0.retiring.values) }) { old.close(reason: reason) }
         finished.signal()
     }
@@ -72,20 +91,19 @@ final class ConnectorRuntime: @unchecked Sendable {
         guard !stopped else { return }
         let attempt = attempt ?? DialAttempt(address: rotation)
         let address = attempt.address
+        if let expired = ConnectorRenewal.expiredMessage(renewal.certificate, now: Int64(Date().timeIntervalSince1970)) {
+            return fail(expired, final: true)
+        }
         guard let parsed = try? SocketAddress(parsing: address) else {
             return fail("bad node address \(address)", final: false)
         }
         // Refresh what may be dialled before the session starts (defence in depth).
-        do { try refreshMappings(parsed, serverName: HostPort.host(of: address)) } catch {
+        do { try mappings.refresh(from: address) } catch {
             if Self.isFinal("\(error)") { return fail("\(address): \(error)", final: true) }
             return retry(after: attempt, "\(address): \(error)")
         }
         let loop = group.next()
-        WebSocketClient.connect(
-            loop: loop, address: parsed, tls: tls, serverName: HostPort.host(of: address),
-            path: "/v1/connect/\(identity.tunnelId)/session" + (attempt.stay ? "?stay=1" : ""),
-            protocol: WebSocketHandshake.muxProtocol
-        ) { [self] result in
+        let completion: WebSocketClient.Completion = { [self] result in
             switch result {
             case .failure(let error):
                 if let next = redirected(error, from: attempt) {
@@ -97,6 +115,20 @@ final class ConnectorRuntime: @unchecked Sendable {
                 attach(channel, address: address)
             }
         }
+        let path = "/v1/connect/\(identity.tunnelId)/session" + (attempt.stay ? "?stay=1" : "")
+        guard let proxy else {
+            return WebSocketClient.connect(
+                loop: loop, address: parsed, tls: tls.current, serverName: HostPort.host(of: address), path: path,
+                protocol: WebSocketHandshake.muxProtocol, completion: completion)
+        }
+        // Through the proxy: CONNECT first (blocking, on this dialling thread), then TLS.
+        let fd: Int32
+        do { fd = try proxy.open(target: address, timeoutMillis: 10_000) } catch {
+            return retry(after: attempt, "\(address) via \(proxy): \(error)")
+        }
+        WebSocketClient.connect(
+            loop: loop, connectedFD: fd, authority: address, tls: tls.current, serverName: HostPort.host(of: address),
+            path: path, protocol: WebSocketHandshake.muxProtocol, completion: completion)
     }
 
     private func attach(_ channel: WebSocketChannel, address: String) {
@@ -116,6 +148,7 @@ final class ConnectorRuntime: @unchecked Sendable {
             s.bridge = bridge
             s.backoff.reset()
         }
+        mappings.sessionUp(bridge, node: address)
         learnRoute(address)
         // Heartbeat: a WebSocket ping every 20 s keeps an idle session well inside the
         // connection's no-traffic timeout (300 s) and notices a dead path.
@@ -130,41 +163,14 @@ final class ConnectorRuntime: @unchecked Sendable {
         log.info("session up", ["node": address, "tunnel": identity.tunnelId, "connector": identity.connectorId])
     }
 
-    /// The node opened a stream: dial its target only if it is one of this tunnel's
-    /// expose mappings as the cluster told us, never anything else.
-    func decide(_ bytes: [UInt8]) -> MuxOpenDecision {
-        guard let descriptor = StreamDescriptor.decode(bytes), descriptor.tunnel == identity.tunnelId else {
-            return .refuse(code: MuxErrorCode(0x100), reason: "not a stream of this tunnel")
-        }
-        let known = state.withLock { $0.mappings[descriptor.mapping] }
-        guard let target = known, target == descriptor.target, let address = try? SocketAddress(parsing: target) else {
-            log.warn("refused a stream for an unmapped target", ["mapping": descriptor.mapping, "target": descriptor.target])
-            return .refuse(code: MuxErrorCode(0x101), reason: "not mapped on this connector")
-        }
-        return .dial(address)
-    }
-
-    /// `GET /v1/connect/TUNNEL/mappings` with the connector certificate.
-    private func refreshMappings(_ node: SocketAddress, serverName: String) throws {
-        let client = HTTPClient(host: node.host, port: node.port, tls: tls, serverName: serverName, timeoutMillis: 5000)
-        defer { client.close() }
-        let response = try client.send(HTTPClientRequest(path: "/v1/connect/\(identity.tunnelId)/mappings"))
-        guard response.status == .ok else {
-            let body = String(decoding: response.body.prefix(300), as: UTF8.self)
-            throw CommandError("mappings: \(response.status) \(body)")
-        }
-        let list = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [[String: Any]] ?? []
-        var mappings: [String: String] = [:]
-        for m in list where m["kind"] as? String == "expose" {
-            if let id = m["id"] as? String, let target = m["target"] as? String { mappings[id] = target }
-        }
-        state.withLock { $0.mappings = mappings }
-    }
+    /// The node opened a stream: dial its target only if the cluster's configuration
+    /// maps it (an expose mapping, or a local forward inside its endpoint's scope).
+    func decide(_ bytes: [UInt8]) -> MuxOpenDecision { mappings.decide(bytes) }
 
     /// The cluster's words for "do not come back".
     static func isFinal(_ reason: String) -> Bool {
         reason.contains("is closed") || reason.contains("revoked") || reason.contains("tunnel_closed")
-            || reason.contains("certificate expired")
+            || reason.contains("certificate expired") || reason.contains("needs a new connect URL")
     }
 
     func fail(_ why: String, final: Bool) {
