@@ -9,6 +9,7 @@ enum Commands {
         PKIInitCommand.self,
         PKIIssueCommand.self,
         RelayCommand.self,
+        RestoreCommand.self,
         CtlLoginCommand.self,
         CtlLogoutCommand.self,
         CtlStatusCommand.self,

@@ -24,6 +24,9 @@ extension AdminAPI {
         Route(method: "GET", segments: ["v1", "connect", ":id", "mappings"], access: .connector) { api, call in
             api.connectorMappings(call)
         },
+        Route(method: "GET", segments: ["v1", "connect", ":id", "config"], access: .connector) { api, call in
+            api.connectorConfig(call)
+        },
         Route(method: "GET", segments: ["v1", "connect", ":id", "session"], access: .connector) { api, call in
             api.connectorSession(call)
         },

@@ -72,7 +72,8 @@ final class NodeServer: @unchecked Sendable {
                     refreshPeers()
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 case .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorRevoke, .trustRevokeSerial,
-                    .connectorStatus:
+                    .connectorStatus, .forwardAdd, .forwardRemove, .endpointCreate, .endpointDelete,
+                    .endpointAssociate, .endpointUnassociate:
                     // A committed close/expiry/revocation ends this node's sessions now.
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 default: break

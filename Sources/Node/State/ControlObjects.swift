@@ -105,6 +105,14 @@ struct MemberRecord: Codable, Equatable, Sendable {
     /// The IP address mapping listeners bind on this node.
     var mappingHost: String
     var updatedAt: Int64
+    /// Set by `member.drain` (an operator): the node owns no tunnels (absent = false).
+    var draining: Bool?
+    /// Set by `member.health` (the leader): the leader has lost its link to this node
+    /// (absent = false). A down node owns no tunnels until the leader sees it again.
+    var down: Bool?
+
+    /// Whether placement may give this member tunnels (docs/ARCHITECTURE.md, "Placement").
+    var isReady: Bool { draining != true && down != true }
 }
 
 /// An admin API user. `passwordHash` is `PasswordHash`'s self-describing scrypt string.

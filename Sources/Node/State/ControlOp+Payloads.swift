@@ -83,6 +83,16 @@ enum OpPayload {
         var mappingHost: String
     }
 
+    struct MemberDrain: Codable, Equatable, Sendable {
+        var id: String
+        var draining: Bool
+    }
+
+    struct MemberHealth: Codable, Equatable, Sendable {
+        var id: String
+        var alive: Bool
+    }
+
     struct UserAdd: Codable, Equatable, Sendable {
         var name: String
         var role: Role

@@ -31,9 +31,12 @@ extension ControlState {
         guard let host = IPAddress(p.mappingHost) else {
             throw ControlError(.invalidValue, "mappingHost must be an IP address")
         }
-        let member = MemberRecord(
+        var member = MemberRecord(
             id: p.id, raftId: p.raftId, peerAddress: peer, apiAddress: api, mappingHost: host.description,
             updatedAt: context.at)
+        // Re-recording a member's addresses keeps its placement flags.
+        member.draining = members[p.id]?.draining
+        member.down = members[p.id]?.down
         members[p.id] = member
         return Applied(member, object: "member/\(p.id)", detail: "raftId=\(p.raftId) peer=\(peer) api=\(api)")
     }
@@ -43,6 +46,25 @@ extension ControlState {
             throw ControlError(.notFound, "no member \(Validation.quoted(p.id))")
         }
         return Applied(member, object: "member/\(p.id)", detail: "raftId=\(member.raftId)")
+    }
+
+    /// Marks a member draining (it gives up its tunnels) or ready again.
+    mutating func drainMember(_ p: OpPayload.MemberDrain, _ context: Context) throws(ControlError) -> Applied {
+        guard var member = members[p.id] else { throw ControlError(.notFound, "no member \(Validation.quoted(p.id))") }
+        member.draining = p.draining ? true : nil
+        member.updatedAt = context.at
+        members[p.id] = member
+        return Applied(member, object: "member/\(p.id)", detail: p.draining ? "draining" : "ready")
+    }
+
+    /// The leader's view of a member's liveness, replicated so every node places tunnels
+    /// over the same set (docs/ARCHITECTURE.md, "Placement").
+    mutating func setMemberHealth(_ p: OpPayload.MemberHealth, _ context: Context) throws(ControlError) -> Applied {
+        guard var member = members[p.id] else { throw ControlError(.notFound, "no member \(Validation.quoted(p.id))") }
+        member.down = p.alive ? nil : true
+        member.updatedAt = context.at
+        members[p.id] = member
+        return Applied(member, object: "member/\(p.id)", detail: p.alive ? "alive" : "down")
     }
 
     mutating func addUser(_ p: OpPayload.UserAdd, _ context: Context) throws(ControlError) -> Applied {

@@ -30,6 +30,11 @@ extension ControlState {
         guard !(connector.revoked && p.status == .online) else {
             throw ControlError(.revoked, "connector \(p.id) is revoked and cannot be online")
         }
+        // A session that ended on one node after its connector re-homed to another must
+        // not mark it offline there: an offline report counts only from the node it is on.
+        if p.status == .offline, connector.status == .online, let node = connector.node, node != p.node {
+            return Applied(connector, object: "connector/\(p.id)", detail: "offline at \(p.node) ignored: online at \(node)")
+        }
         connector.status = p.status
         connector.node = p.node
         connector.statusAt = context.at
