@@ -6,7 +6,7 @@ Started by Tests/NodeTests/Console/ConsoleBrowserTests.swift, which brings up th
 over the DevTools protocol (cdp.py). Screenshots of every page go to --screenshots.
 
     console_test.py --url https://127.0.0.1:PORT --ca ca.pem --admin alice:PW --auditor audrey:PW \
-        --mapping-port N --screenshots DIR
+        --mapping-port N --mapping-host 127.0.0.2 --warren PATH --screenshots DIR
 """
 
 import argparse
@@ -14,8 +14,13 @@ import csv
 import io
 import json
 import os
+import shutil
+import socket
 import ssl
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -184,6 +189,7 @@ def create_tunnel(c):
     c.click("#tunnel-create-submit")
     url = c.b.wait("document.querySelector('#connect-url')?.value", "the second connect URL")
     c.state["open_tunnel"] = url.split("/v1/connect/")[1].split("?")[0]
+    c.state["open_url"] = url
     c.click("#connect-done")
     c.b.wait(f"!!document.querySelector('#tunnels tr[data-id=\"{c.state['open_tunnel']}\"]')", "the second tunnel")
     left = c.b.js(f"document.querySelector('#tunnels tr[data-id=\"{c.state['open_tunnel']}\"]').cells[2].textContent")
@@ -284,22 +290,123 @@ def endpoints(c):
     c.shot("10-endpoint-delete-refused")
 
 
-@step("sessions page (cluster-wide) shows sessions or the API's error")
-def sessions(c):
+class EchoServer:
+    """A TCP echo server on 127.0.0.1 (the application behind the tunnel)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _echo(conn):
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                conn.sendall(data)
+
+    def close(self):
+        self.sock.close()
+
+
+def echo_client(host, port, deadline):
+    """A connection through the tunnel that has echoed once, retried until `deadline`."""
+    last = None
+    while time.time() < deadline:
+        try:
+            s = socket.create_connection((host, port), timeout=3)
+            s.sendall(b"ping")
+            if s.recv(4) == b"ping":
+                return s
+            s.close()
+        except OSError as e:
+            last = e
+        time.sleep(0.1)
+    raise AssertionError(f"no echo through {host}:{port}: {last}")
+
+
+def sessions_missing(c):
+    """The sessions API is not on this build: the page shows the API's own message."""
+    status, answer, _ = c.api("GET", "/v1/sessions", token=c.state["admin_token"])
+    if status != 404 or not str(answer.get("error", {}).get("message", "")).startswith("no route"):
+        return False
     before = c.rendered()
     c.b.js("location.hash = '#/sessions'")
-    c.wait_render(before, "sessions", state=None)
-    state = c.b.js("document.getElementById('main').dataset.state")
-    status, answer, _ = c.api("GET", "/v1/sessions", token=c.state["admin_token"])
-    if status == 200:
-        assert state == "ready", state
-        assert c.exists("#sessions") or "No live sessions" in c.text("main"), "a table or the empty state"
-    else:
-        # The API has no sessions route yet (or refused): the page shows its message.
-        assert state == "error", state
-        shown = c.text("main .error")
-        assert answer["error"]["message"] in shown, (shown, answer)
+    c.wait_render(before, "sessions", state="error")
+    shown = c.text("main .error")
+    assert answer["error"]["message"] in shown, (shown, answer)
     c.shot("11-sessions")
+    return True
+
+
+@step("sessions: a live session is listed cluster-wide, on its tunnel, and killed")
+def sessions(c):
+    if sessions_missing(c):
+        print("     (GET /v1/sessions is not on this build: checked the page shows the API's error)")
+        return
+    token = c.state["admin_token"]
+    echo = EchoServer()
+    state_dir = tempfile.mkdtemp(prefix="warren-console-connector-")
+    connector = subprocess.Popen(
+        [c.args.warren, "connector", "--url", c.state["open_url"], "--state-dir", state_dir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = None
+    try:
+        port = c.args.mapping_port + 2
+        status, mapping, _ = c.api("POST", "/v1/mappings", {
+            "tunnelId": c.state["open_tunnel"], "kind": "expose", "target": f"127.0.0.1:{echo.port}",
+            "listenPort": port}, token=token)
+        assert status == 201, (status, mapping)
+        client = echo_client(c.args.mapping_host, port, time.time() + 30)
+        c.go(f"#/tunnels/{c.state['open_tunnel']}", "tunnels-detail")
+        rows = c.b.wait("(() => { const r = document.querySelectorAll('#tunnel-sessions tbody tr'); "
+                        "return r.length && [...r].map(x => x.textContent); })()", "the live session on its tunnel")
+        assert len(rows) == 1 and f"127.0.0.1:{echo.port}" in rows[0], rows
+        c.go("#/sessions", "sessions")
+        rows = c.b.js("[...document.querySelectorAll('#sessions tbody tr')].map(r => r.textContent)")
+        assert len(rows) == 1 and f"127.0.0.1:{echo.port}" in rows[0], rows
+        c.shot("11-sessions")
+        before = c.rendered()
+        c.b.js("document.querySelector('#sessions tbody tr button').click()")
+        text = c.b.wait("document.querySelector('dialog.confirm[open]')?.textContent", "the kill confirmation")
+        assert "tunnel stays open" in text, text
+        c.click("#confirm-ok")
+        c.wait_render(before, "sessions")
+        assert not c.exists("#sessions"), "the killed session is gone from the list"
+        client.settimeout(10)
+        try:
+            ended = client.recv(16) == b""
+        except (ConnectionResetError, socket.timeout) as e:
+            ended = not isinstance(e, socket.timeout)
+        assert ended, "the killed session's connection stayed open"
+        status, detail, _ = c.api("GET", f"/v1/tunnels/{c.state['open_tunnel']}", token=token)
+        assert detail["tunnel"]["state"] == "open", detail
+    finally:
+        if client:
+            client.close()
+        connector.terminate()
+        try:
+            connector.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            connector.kill()
+            connector.wait()
+        echo.close()
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def utc_local(ms):
@@ -478,15 +585,19 @@ def main():
     parser.add_argument("--ca", required=True, help="the cluster CA (PEM), to check the API directly")
     parser.add_argument("--admin", required=True, help="USER:PASSWORD of an admin")
     parser.add_argument("--auditor", required=True, help="USER:PASSWORD of an auditor")
-    parser.add_argument("--mapping-port", type=int, required=True, help="a free port for a mapping (and port+1)")
+    parser.add_argument("--mapping-port", type=int, required=True, help="a free port for mappings (it, +1 and +2 are used)")
     parser.add_argument("--screenshots", required=True, help="folder for screenshots (created)")
+    parser.add_argument("--warren", required=True, help="the warren binary (to run a connector)")
+    parser.add_argument("--mapping-host", required=True, help="a node's mapping address (127.0.0.2)")
     args = parser.parse_args()
     chromium = find_chromium()
     if not chromium:
         print("chromium not found (apt-get install chromium)", file=sys.stderr)
         return 2
     os.makedirs(args.screenshots, exist_ok=True)
+    started = time.time()
     browser = Browser(chromium)
+    print(f"chromium up in {time.time() - started:.1f}s", flush=True)
     console = Console(args, browser)
     passed = failed = 0
     try:

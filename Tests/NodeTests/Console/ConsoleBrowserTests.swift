@@ -40,7 +40,9 @@ struct ConsoleBrowserTests {
         }
         let cluster = try ProcessCluster(names: ["n1", "n2", "n3"])
         for name in ["n1", "n2", "n3"] { try cluster.start(name, initial: ["n1", "n2", "n3"]) }
+        let started = Date()
         try cluster.waitReady(["n1", "n2", "n3"], seconds: 30)
+        print("console browser test: cluster ready in \(Int(Date().timeIntervalSince(started) * 1000)) ms")
         let password = "console-" + Hex.encode(SecureRandom.bytes(8))
         for (user, role) in [("alice", "admin"), ("audrey", "auditor")] {
             let added = try cluster.call(
@@ -56,7 +58,8 @@ struct ConsoleBrowserTests {
             Self.packageRoot + "/Tests/Browser/console_test.py", "--url",
             "https://127.0.0.1:\(cluster.members["n2"]!.apiPort)",
             "--ca", cluster.dir + "/pki/ca.pem", "--admin", "alice:\(password)", "--auditor", "audrey:\(password)",
-            "--mapping-port", String(port), "--screenshots", screenshots,
+            "--mapping-port", String(port), "--screenshots", screenshots, "--warren", cluster.binary,
+            "--mapping-host", cluster.mappingHost("n2"),
         ]
         process.environment = environment.merging(["WARREN_CHROMIUM": chromium, "PYTHONDONTWRITEBYTECODE": "1"]) { $1 }
         let output = Pipe()

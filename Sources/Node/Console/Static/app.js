@@ -95,7 +95,8 @@ async function route() {
     cleanup = typeof done === 'function' ? done : null;
     settle('ready');
   } catch (err) {
-    if (seq !== renderSeq) return;
+    // A 401 already put the sign-in form up (whenSignedOut); keep it.
+    if (seq !== renderSeq || !session.get()) return;
     main.replaceChildren(h('h1', {}, page.label), errorBox(err));
     settle('error');
   }
