@@ -63,6 +63,11 @@ enum ConnectorCommand: WarrenCommand {
             identity = try ConnectorEnrolment.enrol(url, name: sanitized(name), stateDir: stateDir, log: log, proxy: proxy)
         }
         guard let identity else { return 1 }
+        let certificate = try Certificate(pem: try PKIFile.readText(ConnectorIdentity.paths(stateDir).certificate))
+        if let expired = ConnectorRenewal.expiredMessage(certificate, now: Int64(Date().timeIntervalSince1970)) {
+            CLI.printError("warren connector: \(expired)")
+            return endedExitStatus
+        }
 
         var signals = sigset_t()
         sigemptyset(&signals)

@@ -41,6 +41,9 @@ final class TunnelHub: @unchecked Sendable {
     /// This node's id and the client TLS context for relay links (set by the node).
     var nodeID = ""
     var relayTLS: TLSContextProvider?
+    /// Load balancers whose connections to mapping listeners start with a PROXY v2
+    /// header (from the node's `proxyProtocolFrom`; nil trusts no one). Set before start.
+    var proxyProtocolFrom: (@Sendable (String) -> Bool)?
     private let log: NodeLog
     let metrics: NodeMetrics
     /// Where session open/close records go (set by the node once it can write).
@@ -160,7 +163,8 @@ final class TunnelHub: @unchecked Sendable {
         do {
             let address = try SocketAddress(parsing: "\(host):\(mapping.listenPort)")
             let descriptor = StreamDescriptor.forListener(key: mapping.id, tunnel: mapping.tunnelId, target: mapping.target)
-            let listener = try StreamListener(address: address, group: group) { [weak self] fd, remote in
+            let listener = try StreamListener(address: address, group: group, proxyProtocolFrom: proxyProtocolFrom) {
+                [weak self] fd, remote in
                 self?.accepted(fd: fd, remote: remote, descriptor: descriptor, allow: mapping.allow)
             }
             registry.withLock { $0.listeners[mapping.id] = (mapping, listener) }
