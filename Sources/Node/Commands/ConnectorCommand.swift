@@ -50,7 +50,7 @@ enum ConnectorCommand: WarrenCommand {
         }
         let bindHost = args.string("bind") ?? "127.0.0.1"
         guard (try? SocketAddress(parsing: (bindHost.contains(":") ? "[\(bindHost)]" : bindHost) + ":0")) != nil else {
-            throw CommandError("--bind: \(bindHost) is not an address of this host")
+            throw CommandError("--bind: \(bindHost) is not an IP address or a resolvable host name")
         }
         var identity = try ConnectorIdentity.load(stateDir)
         if identity == nil {
