@@ -133,8 +133,11 @@ extension AdminAPI {
     /// `GET /v1/internal/node-info`: this node's id and certificate (for `status`).
     func internalNodeInfo(_ call: APICall) {
         let certificate = controller.tls.certificate
+        let ca = ConnectorSigner.issuer(
+            of: certificate, among: controller.tls.authorities, at: Int64(Date().timeIntervalSince1970))
         call.ok(
-            ["id": controller.config.id, "serial": certificate.serialHex, "notAfter": String(certificate.notAfter)])
+            ["id": controller.config.id, "serial": certificate.serialHex, "notAfter": String(certificate.notAfter),
+             "ca": ca ?? ""])
     }
 
     /// Registers the member's addresses (replicated), then adds it as a learner and

@@ -50,7 +50,7 @@ enum ConnectorCommand: WarrenCommand {
         }
         let bindHost = args.string("bind") ?? "127.0.0.1"
         guard (try? SocketAddress(parsing: (bindHost.contains(":") ? "[\(bindHost)]" : bindHost) + ":0")) != nil else {
-            throw CommandError("--bind: \(bindHost) is not an address of this host")
+            throw CommandError("--bind: \(bindHost) is not an IP address or a resolvable host name")
         }
         var identity = try ConnectorIdentity.load(stateDir)
         if identity == nil {
@@ -63,6 +63,11 @@ enum ConnectorCommand: WarrenCommand {
             identity = try ConnectorEnrolment.enrol(url, name: sanitized(name), stateDir: stateDir, log: log, proxy: proxy)
         }
         guard let identity else { return 1 }
+        let certificate = try Certificate(pem: try PKIFile.readText(ConnectorIdentity.paths(stateDir).certificate))
+        if let expired = ConnectorRenewal.expiredMessage(certificate, now: Int64(Date().timeIntervalSince1970)) {
+            CLI.printError("warren connector: \(expired)")
+            return endedExitStatus
+        }
 
         var signals = sigset_t()
         sigemptyset(&signals)

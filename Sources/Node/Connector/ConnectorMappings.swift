@@ -37,7 +37,8 @@ final class ConnectorMappings: @unchecked Sendable {
     let tunnelId: String
     let bindHost: String
     let proxy: HTTPConnectProxy?
-    private let tls: TLSContext
+    /// The connector's client context; renewal swaps it (ConnectorRenewal.swift).
+    private let tls: TLSContextProvider
     private let group: EventLoopGroup
     private let log: NodeLog
 
@@ -45,7 +46,7 @@ final class ConnectorMappings: @unchecked Sendable {
     static let watchWaitSeconds = 25
     static let watchTimeoutMillis = 35_000
 
-    init(tunnelId: String, bindHost: String, proxy: HTTPConnectProxy?, tls: TLSContext, group: EventLoopGroup,
+    init(tunnelId: String, bindHost: String, proxy: HTTPConnectProxy?, tls: TLSContextProvider, group: EventLoopGroup,
          log: NodeLog) {
         self.tunnelId = tunnelId
         self.bindHost = bindHost
@@ -95,7 +96,7 @@ final class ConnectorMappings: @unchecked Sendable {
     func client(_ node: String, timeoutMillis: Int) throws -> HTTPClient {
         let parsed = try SocketAddress(parsing: node)
         let client = HTTPClient(
-            host: HostPort.host(of: node), port: parsed.port, tls: tls, serverName: HostPort.host(of: node),
+            host: HostPort.host(of: node), port: parsed.port, tls: tls.current, serverName: HostPort.host(of: node),
             timeoutMillis: timeoutMillis)
         client.proxy = proxy
         return client

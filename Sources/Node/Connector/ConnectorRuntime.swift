@@ -13,7 +13,10 @@ final class ConnectorRuntime: @unchecked Sendable {
     let stateDir: String
     let log: NodeLog
     private let group: EventLoopGroup
-    private let tls: TLSContext
+    /// The client context new connections take; renewal swaps it (live sessions keep theirs).
+    private let tls: TLSContextProvider
+    /// Certificate renewal and trust-bundle pickup (ConnectorRenewal.swift).
+    let renewal: ConnectorRenewal
     private let state = Mutex(State())
     private let finished = Semaphore()
     /// What this connector may carry, and its own listeners (publish, remote forwards).
@@ -39,13 +42,19 @@ final class ConnectorRuntime: @unchecked Sendable {
         self.log = log
         self.proxy = proxy
         group = try EventLoopGroup(loopCount: EventLoopGroup.defaultLoopCount)
-        tls = try TLSContext(try identity.tls(stateDir), side: .client)
+        let certificate = try Certificate(pem: try PKIFile.readText(ConnectorIdentity.paths(stateDir).certificate))
+        if let expired = ConnectorRenewal.expiredMessage(certificate, now: Int64(Date().timeIntervalSince1970)) {
+            throw CommandError(expired)
+        }
+        tls = TLSContextProvider(try TLSContext(try identity.tls(stateDir), side: .client))
+        renewal = try ConnectorRenewal(identity: identity, stateDir: stateDir, log: log, tls: tls, proxy: proxy)
         mappings = ConnectorMappings(
             tunnelId: identity.tunnelId, bindHost: bindHost, proxy: proxy, tls: tls, group: group, log: log)
     }
 
     /// Connects and keeps connecting until `stop()` or a final refusal; returns the reason.
     func run() -> String {
+        renewal.start()
         dial()
         finished.wait()
         return state.withLock { $0.finalReason ?? "stopped" }
@@ -58,6 +67,7 @@ final class ConnectorRuntime: @unchecked Sendable {
             s.finalReason = reason
             return s.bridge
         }
+        renewal.stop()
         bridge?.goAway(reason: reason)
         bridge?.close(reason: reason)
         mappings.stop()
@@ -70,6 +80,9 @@ final class ConnectorRuntime: @unchecked Sendable {
             return (node, s.stopped)
         }
         guard !stopped else { return }
+        if let expired = ConnectorRenewal.expiredMessage(renewal.certificate, now: Int64(Date().timeIntervalSince1970)) {
+            return fail(expired, final: true)
+        }
         guard let parsed = try? SocketAddress(parsing: address) else {
             return fail("bad node address \(address)", final: false)
         }
@@ -89,7 +102,7 @@ final class ConnectorRuntime: @unchecked Sendable {
         let path = "/v1/connect/\(identity.tunnelId)/session"
         guard let proxy else {
             return WebSocketClient.connect(
-                loop: loop, address: parsed, tls: tls, serverName: HostPort.host(of: address), path: path,
+                loop: loop, address: parsed, tls: tls.current, serverName: HostPort.host(of: address), path: path,
                 protocol: WebSocketHandshake.muxProtocol, completion: completion)
         }
         // Through the proxy: CONNECT first (blocking, on this dialling thread), then TLS.
@@ -98,7 +111,7 @@ final class ConnectorRuntime: @unchecked Sendable {
             return fail("\(address) via \(proxy): \(error)", final: false)
         }
         WebSocketClient.connect(
-            loop: loop, connectedFD: fd, authority: address, tls: tls, serverName: HostPort.host(of: address),
+            loop: loop, connectedFD: fd, authority: address, tls: tls.current, serverName: HostPort.host(of: address),
             path: path, protocol: WebSocketHandshake.muxProtocol, completion: completion)
     }
 
@@ -137,7 +150,7 @@ final class ConnectorRuntime: @unchecked Sendable {
     /// The cluster's words for "do not come back".
     static func isFinal(_ reason: String) -> Bool {
         reason.contains("is closed") || reason.contains("revoked") || reason.contains("tunnel_closed")
-            || reason.contains("certificate expired")
+            || reason.contains("certificate expired") || reason.contains("needs a new connect URL")
     }
 
     private func fail(_ why: String, final: Bool) {

@@ -86,6 +86,9 @@ struct ConnectorRecord: Codable, Equatable, Sendable {
     var name: String
     var certificateSerial: String
     var certificateExpiresAt: Int64
+    /// SHA-256 hex of the CA that signed the current certificate (nil: not recorded),
+    /// what a CA rotation's `finish` checks.
+    var caFingerprint: String? = nil
     var enrolledAt: Int64
     var status: Status
     /// The node that last reported its status.

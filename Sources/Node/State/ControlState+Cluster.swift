@@ -107,10 +107,14 @@ extension ControlState {
 
     mutating func revokeSerial(_ p: OpPayload.TrustRevokeSerial, _ context: Context) throws(ControlError) -> Applied {
         let serial = try Validation.serial(p.serial, "serial")
+        if let node = p.node { try Validation.name(node, "node") }
         guard !trust.revokedSerials.contains(serial) else {
             throw ControlError(.alreadyRevoked, "serial \(serial) is already revoked")
         }
         trust.insertRevoked(serial)
+        if let node = p.node {
+            return Applied(trust, object: "node/\(node)", detail: "revoked serial=\(serial)")
+        }
         return Applied(trust, object: "serial/\(serial)", detail: "revoked")
     }
 
@@ -138,8 +142,14 @@ extension ControlState {
         guard Set(p.caPEMs).count == p.caPEMs.count else {
             throw ControlError(.invalidValue, "caPEMs lists a certificate twice")
         }
+        if let step = p.step {
+            guard ["begin", "finish", "abort"].contains(step) else {
+                throw ControlError(.invalidValue, "step must be begin, finish or abort")
+            }
+        }
         trust.caPEMs = p.caPEMs
-        return Applied(trust, object: "trust", detail: "cas=\(fingerprints.joined(separator: ","))")
+        let prefix = p.step.map { "rotate-ca \($0) " } ?? ""
+        return Applied(trust, object: "trust", detail: "\(prefix)cas=\(fingerprints.joined(separator: ","))")
     }
 
     mutating func setSettings(_ p: OpPayload.SettingsSet, _ context: Context) throws(ControlError) -> Applied {

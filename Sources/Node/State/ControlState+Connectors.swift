@@ -13,9 +13,11 @@ extension ControlState {
         guard !trust.revokedSerials.contains(serial) else {
             throw ControlError(.revoked, "certificate serial \(serial) is revoked")
         }
+        if let fingerprint = p.caFingerprint { try Validation.hexDigest(fingerprint, "caFingerprint") }
         let previous = connector.certificateSerial
         connector.certificateSerial = serial
         connector.certificateExpiresAt = p.certificateExpiresAt
+        connector.caFingerprint = p.caFingerprint
         connectors[p.id] = connector
         return Applied(connector, object: "connector/\(p.id)", detail: "serial \(previous) -> \(serial)")
     }

@@ -24,7 +24,10 @@ final class ConnectorFixture {
         runtime = try ConnectorRuntime(identity: identity, stateDir: node.dir + "/conn", log: log, proxy: proxy)
         let (runtime, ended) = (runtime, ended)
         Thread.detachNewThread { ended.set(runtime.run()) }
-        try waitUntil("the connector's session is up") { self.node.server.hub.sessionCount(tunnelId: self.tunnelId) == 1 }
+        // Both ends: the node registered the session, the connector's bridge is attached.
+        try waitUntil("the connector's session is up") {
+            self.node.server.hub.sessionCount(tunnelId: self.tunnelId) == 1 && self.runtime.mappings.bridge != nil
+        }
     }
 
     deinit { runtime.stop() }
