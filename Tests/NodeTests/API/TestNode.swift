@@ -48,11 +48,12 @@ final class TestNode: @unchecked Sendable {
     }
 
     /// One request on a fresh connection.
-    func call(_ method: String, _ path: String, body: String = "", as credential: Credential = .none) throws
-        -> HTTPClientResponse
-    {
+    func call(
+        _ method: String, _ path: String, body: String = "", as credential: Credential = .none,
+        headers extra: HTTPHeaders = [:]
+    ) throws -> HTTPClientResponse {
         var tls = TLSConfiguration(trustRootsPEM: try String(contentsOfFile: "\(pki)/ca.pem", encoding: .utf8))
-        var headers: HTTPHeaders = [:]
+        var headers = extra
         switch credential {
         case .none: break
         case .adminCertificate:
