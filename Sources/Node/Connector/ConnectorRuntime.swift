@@ -137,7 +137,7 @@ final class ConnectorRuntime: @unchecked Sendable {
             return s.generation
         }
         let bridge = MuxBridge(
-            channel: channel, configuration: MuxConfiguration(role: .client),
+            channel: channel, configuration: TunnelMux.configuration(.client),
             onOpen: { [self] descriptor in decide(descriptor) },
             onStreamEvent: { [log] event in log.debug("stream", ["event": "\(event)"]) },
             onClose: { [self] reason in sessionEnded(generation, address: address, reason: reason) })
