@@ -327,8 +327,9 @@ def main():
         for rep in range(args.reps):
             for kind in ("revoke", "close"):
                 results[kind].append(ending(cluster, echo, args, kind, rep))
-            log(f"rep {rep + 1}/{args.reps}: revoke {results['revoke'][-1]['ms']:.1f} ms, "
-                f"close {results['close'][-1]['ms']:.1f} ms")
+            fmt = lambda v: "missed" if v is None else f"{v:.1f} ms"
+            log(f"rep {rep + 1}/{args.reps}: revoke {fmt(results['revoke'][-1]['ms'])}, "
+                f"close {fmt(results['close'][-1]['ms'])}")
     finally:
         cluster.stop()
     with open(args.out, "w") as f:
