@@ -63,7 +63,7 @@ enum CtlNodeDrainCommand: WarrenCommand {
         details: """
             Then stop the node, upgrade it, start it, and put it back in service:
               warren ctl node drain n2 --undo
-            Sessions held by other nodes are not disturbed (docs/OPERATIONS.md, section 13).
+            Sessions held by other nodes are not disturbed (docs/OPERATIONS.md, section 16).
             """,
         flags: [.bool("undo", "Put the node back in service (it owns tunnels again).")],
         positionals: "ID")
