@@ -11,6 +11,14 @@ function certificate(c) {
   return `${time(c.notAfter * 1000)} (${days < 0 ? 'expired' : days + ' d left'})`;
 }
 
+/** A member's health: down or draining (placement flags), unreachable, ok. */
+function health(m) {
+  if (m.down) return 'down';
+  if (m.active === false) return 'unreachable';
+  if (m.draining) return 'draining';
+  return m.active ? 'ok' : 'unknown';
+}
+
 function view(status, sessions, sessionsError, refreshedAt) {
   const perNode = {};
   if (sessions) for (const s of sessions.sessions) perNode[s.node] = (perNode[s.node] || 0) + 1;
@@ -18,7 +26,7 @@ function view(status, sessions, sessionsError, refreshedAt) {
   const members = table([
     { label: 'Node', cell: (m) => m.id },
     { label: 'Role', cell: (m) => (m.id === status.leader ? 'leader' : m.voter ? 'follower' : 'learner') },
-    { label: 'Health', cell: (m) => badge(m.active === false ? 'unreachable' : m.active ? 'ok' : 'unknown') },
+    { label: 'Health', cell: (m) => badge(health(m)) },
     { label: 'API', cell: (m) => m.api || '—' },
     { label: 'Match index', cell: (m) => m.match ?? '—' },
     { label: 'Certificate expires', cell: (m) => certificate(m.certificate) },
