@@ -33,7 +33,9 @@ let package = Package(
         // The `warren` executable: composes Tunnel and Consensus.
         .executableTarget(name: "Node", dependencies: ["Tunnel", "Consensus"], swiftSettings: strict),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel"], swiftSettings: strict),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
+        .testTarget(
+            name: "ConsensusTests", dependencies: ["Consensus"], exclude: ["Transcripts/testdata"],
+            swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Tunnel"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
