@@ -30,7 +30,7 @@ extension AdminAPI {
             tokenExpiresAt: now + min(request.seconds, 24 * 3600) * 1000)
         let host = call.request.headers["host"] ?? controller.config.apiListen
         let url = "https://\(host)/v1/connect/\(id)?token=\(secret)&ca=sha256:\(caFingerprint)"
-        controller.write(command(call, .tunnelCreate(op))) { result in
+        controller.write(command(call, .tunnelCreate(op)), on: call.responder.execute) { result in
             switch result {
             case .failure(let error): call.fail(error)
             case .success(.error(let refusal)): call.fail(APIError(refusal))
