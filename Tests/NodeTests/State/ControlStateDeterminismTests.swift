@@ -309,6 +309,19 @@ struct ControlCommandBinaryTests {
         #expect(refused > 0)
     }
 
+    @Test func theDocumentedExampleHasTheDocumentedBytes() throws {
+        let command = ControlCommand(
+            at: 5, actor: Principal(.node, "n1"), node: "n1", source: "", op: .auditPrune(.init(throughSeq: 3)))
+        let hex = command.encoded().map { String($0, radix: 16, uppercase: true) }.map { $0.count == 1 ? "0" + $0 : $0 }
+        #expect(hex.joined(separator: " ") == Self.documentedExample)
+        #expect(ControlCommand.decode(command.encoded()) == command)
+    }
+
+    /// docs/PROTOCOL.md, "Control command in the Raft log".
+    static let documentedExample =
+        "C1 01 76 02 02 02 61 74 02 0A 05 61 63 74 6F 72 13 04 6B 69 6E 64 05 6E 6F 64 65 04 6E 61 6D 65 03 6E 31 04 6E 6F 64 65 03 6E 31 06 73 6F 75 72 63 65 "
+        + "01 02 6F 70 1F 0A 74 68 72 6F 75 67 68 53 65 71 02 03 04 74 79 70 65 0C 61 75 64 69 74 2E 70 72 75 6E 65"
+
     @Test func optionalsArraysAndNegativeNumbersRoundTrip() throws {
         struct Sample: Codable, Equatable {
             var a: Int64
