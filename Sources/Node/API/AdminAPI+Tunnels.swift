@@ -34,13 +34,19 @@ extension AdminAPI {
             switch result {
             case .failure(let error): call.fail(error)
             case .success(.error(let refusal)): call.fail(APIError(refusal))
-            case .success(let ok):
-                guard let tunnel = ok.object(TunnelRecord.self) else {
-                    return call.fail(APIError(500, "internal", "unreadable tunnel"))
-                }
-                call.ok(CreatedTunnel(tunnel: tunnel, connectUrl: url), status: .created)
+            case .success(.ok(let tunnel)):
+                call.ok(Self.createdTunnelBody(tunnelJSON: tunnel, connectUrl: url), status: .created)
             }
         }
+    }
+
+    /// `CreatedTunnel` in canonical JSON, spliced: the state machine's result already is
+    /// the tunnel's canonical JSON, so it is not decoded and encoded again (that was a
+    /// sixth of the HTTPS loop's time per write). Equal to encoding `CreatedTunnel` (tested).
+    static func createdTunnelBody(tunnelJSON: [UInt8], connectUrl: String) -> [UInt8] {
+        var body = Array("{\"connectUrl\":".utf8)
+        CanonicalJSONWriter.string(connectUrl, &body)
+        return body + Array(",\"tunnel\":".utf8) + tunnelJSON + [UInt8(ascii: "}")]
     }
 
     /// The cluster CA's SHA-256 fingerprint, pinned in connect URLs.

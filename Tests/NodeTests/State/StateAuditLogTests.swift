@@ -182,3 +182,22 @@ struct AuditCanonicalJSONTests {
         #expect(extremes.hashedBody().canonicalJSON() == CanonicalJSON.encode(extremes.hashedBody()))
     }
 }
+
+@Suite("Created-tunnel answer: spliced canonical JSON")
+struct CreatedTunnelBodyTests {
+    @Test func equalsEncodingTheAnswer() throws {
+        for closed in [false, true] {
+            var tunnel = TunnelRecord(
+                id: "t-1", name: "a \"quoted\"/name", owner: "olivia", createdAt: 1, expiresAt: 2, state: .open)
+            if closed {
+                tunnel.state = .closed
+                tunnel.closedAt = 3
+                tunnel.closedBy = "x"
+                tunnel.closeReason = .admin
+            }
+            let url = "https://127.0.0.1:7441/v1/connect/t-1?token=ab_c-d&ca=sha256:0f"
+            let spliced = AdminAPI.createdTunnelBody(tunnelJSON: CanonicalJSON.encode(tunnel), connectUrl: url)
+            #expect(spliced == CanonicalJSON.encode(AdminAPI.CreatedTunnel(tunnel: tunnel, connectUrl: url)))
+        }
+    }
+}
