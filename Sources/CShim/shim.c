@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -46,6 +47,41 @@ static int warren_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned c
 }
 void warren_ssl_ctx_set_alpn_select(SSL_CTX *ctx, const unsigned char *prefixed) {
     SSL_CTX_set_alpn_select_cb(ctx, warren_alpn_select_cb, (void *)prefixed);
+}
+struct warren_peer_check {
+    warren_peer_check_fn fn;
+    void *arg;
+};
+static pthread_once_t warren_peer_check_once = PTHREAD_ONCE_INIT;
+static int warren_peer_check_index = -1;
+static void warren_peer_check_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+    (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+    free(ptr);
+}
+static void warren_peer_check_init(void) {
+    warren_peer_check_index = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL, warren_peer_check_free);
+}
+static int warren_verify_cb(int ok, X509_STORE_CTX *store) {
+    if (!ok || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    if (!ssl) return ok;
+    struct warren_peer_check *check = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), warren_peer_check_index);
+    X509 *leaf = X509_STORE_CTX_get_current_cert(store);
+    if (check && leaf && !check->fn(check->arg, leaf)) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REVOKED);
+        return 0;
+    }
+    return ok;
+}
+void warren_ssl_ctx_set_peer_check(SSL_CTX *ctx, int mode, warren_peer_check_fn fn, void *arg) {
+    pthread_once(&warren_peer_check_once, warren_peer_check_init);
+    struct warren_peer_check *check = malloc(sizeof *check);
+    if (check) {
+        check->fn = fn;
+        check->arg = arg;
+        if (SSL_CTX_set_ex_data(ctx, warren_peer_check_index, check) != 1) free(check);
+    }
+    SSL_CTX_set_verify(ctx, mode, warren_verify_cb);
 }
 void warren_bio_set_retry_read(BIO *bio) { BIO_set_retry_read(bio); }
 void warren_bio_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio); }

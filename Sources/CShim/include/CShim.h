@@ -38,6 +38,13 @@ void warren_ssl_ctx_set_alpn_select(SSL_CTX *ctx, const unsigned char *prefixed)
 void warren_bio_set_retry_read(BIO *bio);
 /// BIO_clear_retry_flags.
 void warren_bio_clear_retry_flags(BIO *bio);
+/// The peer check (revocation) run inside certificate verification, on the leaf, after
+/// the chain verified: `fn(arg, leaf)` returns 1 to accept, 0 to refuse — then the
+/// verification fails with X509_V_ERR_CERT_REVOKED and OpenSSL sends the peer a
+/// certificate_revoked alert. Installs `mode` with this callback (SSL_CTX_set_verify).
+/// `arg` must outlive ctx. Resumed sessions skip verification: the caller re-checks those.
+typedef int (*warren_peer_check_fn)(void *arg, X509 *leaf);
+void warren_ssl_ctx_set_peer_check(SSL_CTX *ctx, int mode, warren_peer_check_fn fn, void *arg);
 // ---- end TLS --------------------------------------------------------------------
 
 // ---- TLS 1.3 session resumption ------------------------------------------------

@@ -133,8 +133,11 @@ extension AdminAPI {
     /// `GET /v1/internal/node-info`: this node's id and certificate (for `status`).
     func internalNodeInfo(_ call: APICall) {
         let certificate = controller.tls.certificate
+        let ca = ConnectorSigner.issuer(
+            of: certificate, among: controller.tls.authorities, at: Int64(Date().timeIntervalSince1970))
         call.ok(
-            ["id": controller.config.id, "serial": certificate.serialHex, "notAfter": String(certificate.notAfter)])
+            ["id": controller.config.id, "serial": certificate.serialHex, "notAfter": String(certificate.notAfter),
+             "ca": ca ?? ""])
     }
 
     /// Registers the member's addresses (replicated), then adds it as a learner and
@@ -200,8 +203,11 @@ extension AdminAPI {
     }
 
     /// The whole replicated state as JSON (backup), linearizable.
+    /// `GET /v1/snapshot[?stale=1]`: the whole state. Linearizable by default; `stale=1`
+    /// answers from this node's applied state without asking the leader — the way to
+    /// rescue the state from a survivor when quorum is lost for good (docs/OPERATIONS.md).
     func snapshot(_ call: APICall) {
-        controller.read(stale: false, { state in CanonicalJSON.encode(state) }) { result in
+        controller.read(stale: call.request.query["stale"] == "1", { state in CanonicalJSON.encode(state) }) { result in
             switch result {
             case .failure(let error): call.fail(error)
             case .success(let bytes):

@@ -6,18 +6,20 @@ import Tunnel
 /// generated (only its CSR travels). The secret is burned by the committed
 /// `connector.enrol`; a certificate signed for a refused enrolment is never returned.
 extension AdminAPI {
-    /// Lifetime of a connector certificate (renewed over the connector's session).
-    static let connectorCertificateSeconds: Int64 = 24 * 3600
+    /// Lifetime of the connector certificates this node signs (config, default 24 h).
+    var connectorCertificateSeconds: Int64 { Int64(controller.config.connectorCertificateSeconds) }
+
+    /// The CAs this node trusts now (the replicated bundle, or its CA file), as PEM.
+    var trustedCAsPEM: String {
+        controller.tls.authorities.compactMap { try? $0.pemString() }.joined()
+    }
 
     /// `GET /v1/connect/ca`: the cluster CA bundle. The connector checks it against the
     /// fingerprint pinned in its connect URL before trusting anything else.
     func connectCA(_ call: APICall) {
-        do {
-            let pem = try String(contentsOfFile: controller.config.caFile, encoding: .utf8)
-            call.send(HTTPResponse(status: .ok, headers: ["Content-Type": "application/x-pem-file"], body: Array(pem.utf8)))
-        } catch {
-            call.fail(APIError(500, "internal", "cannot read the cluster CA"))
-        }
+        let pem = trustedCAsPEM
+        guard !pem.isEmpty else { return call.fail(APIError(500, "internal", "cannot encode the cluster CA")) }
+        call.send(HTTPResponse(status: .ok, headers: ["Content-Type": "application/x-pem-file"], body: Array(pem.utf8)))
     }
 
     struct Enrolment: Encodable, Sendable {
@@ -39,19 +41,17 @@ extension AdminAPI {
             }
         } catch { return call.fail(error) }
         let certificate: Certificate
-        let caPEM: String
+        let caPEM = trustedCAsPEM
+        let caFingerprint: String
         let connectorId = Self.newID("c")
         let now = Int64(Date().timeIntervalSince1970)
         do {
             let csr = try CertificateSigningRequest(pem: request.csr)
-            guard csr.isSignatureValid else { throw APIError.badRequest("the CSR's signature does not verify") }
-            let ca = try CertificateAuthority.load(
-                certificatePath: controller.config.caFile, keyPath: controller.config.caKeyFile)
-            let profile = CertificateProfile(
-                commonName: connectorId, role: .connector, notBefore: now - 300,
-                notAfter: now + Self.connectorCertificateSeconds)
-            certificate = try ca.sign(csr, profile: profile)
-            caPEM = try String(contentsOfFile: controller.config.caFile, encoding: .utf8)
+            let ca = try ConnectorSigner.signingAuthority(
+                pkiDir: controller.config.pkiDir, trusted: controller.tls.authorities)
+            certificate = try ConnectorSigner.sign(
+                csr, connectorId: connectorId, with: ca, now: now, lifetimeSeconds: connectorCertificateSeconds)
+            caFingerprint = ca.certificate.fingerprintHex.lowercased()
         } catch let error as APIError {
             return call.fail(error)
         } catch {
@@ -59,7 +59,8 @@ extension AdminAPI {
         }
         let op = OpPayload.ConnectorEnrol(
             tunnelId: tunnelId, tokenHash: Hex.encode(SHA256.hash(request.token)), connectorId: connectorId,
-            name: request.name, certificateSerial: certificate.serialHex, certificateExpiresAt: certificate.notAfter * 1000)
+            name: request.name, certificateSerial: certificate.serialHex, certificateExpiresAt: certificate.notAfter * 1000,
+            caFingerprint: caFingerprint)
         let command = ControlCommand(
             at: APICall.nowMillis(), actor: Principal(.connector, connectorId), node: nodeID,
             source: call.request.remoteAddress, op: .connectorEnrol(op))

@@ -15,8 +15,17 @@ extension AdminAPI {
         Route(method: "GET", segments: ["v1", "connect", ":id", "mappings"], access: .connector) { api, call in
             api.connectorMappings(call)
         },
+        Route(method: "GET", segments: ["v1", "connect", ":id", "config"], access: .connector) { api, call in
+            api.connectorConfig(call)
+        },
         Route(method: "GET", segments: ["v1", "connect", ":id", "session"], access: .connector) { api, call in
             api.connectorSession(call)
+        },
+        Route(method: "GET", segments: ["v1", "connect", ":id", "trust"], access: .connector) { api, call in
+            api.connectorTrust(call)
+        },
+        Route(method: "POST", segments: ["v1", "connect", ":id", "renew"], access: .connector) { api, call in
+            api.renewConnector(call)
         },
         // Cluster.
         Route(method: "GET", segments: ["v1", "status"], access: .permission(.clusterRead)) { api, call in
@@ -96,6 +105,16 @@ extension AdminAPI {
         Route(
             method: "POST", segments: ["v1", "connectors", ":id", "revoke"], access: .permission(.connectorsRevoke)
         ) { api, call in api.write(call, .connectorRevoke(.init(id: call.param("id")))) },
+        // Certificates: CA rotation, node revocation.
+        Route(method: "GET", segments: ["v1", "cert", "rotate-ca"], access: .permission(.clusterRead)) { api, call in
+            api.rotateCAStatus(call)
+        },
+        Route(method: "POST", segments: ["v1", "cert", "rotate-ca"], access: .permission(.secretsRotate)) {
+            api, call in api.rotateCA(call)
+        },
+        Route(method: "POST", segments: ["v1", "nodes", ":id", "revoke"], access: .permission(.clusterWrite)) {
+            api, call in api.revokeNode(call)
+        },
         // Users.
         Route(method: "GET", segments: ["v1", "users"], access: .permission(.usersRead)) { api, call in
             api.listUsers(call)

@@ -65,7 +65,9 @@ extension AdminAPI {
                 let holder = BridgeHolder()
                 let bridge = MuxBridge(
                     channel: channel, configuration: MuxConfiguration(role: .server),
-                    onOpen: { _ in .refuse(code: MuxErrorCode(0x102), reason: "publish mappings are not carried yet") },
+                    onOpen: { descriptor in
+                        Self.gatewayDecision(descriptor, tunnelId: tunnelId, connectorId: connectorId, hub: hub, log: log)
+                    },
                     onStreamEvent: { event in
                         audit?.record(event, session: sessionKey, tunnelId: tunnelId)
                         log.debug("stream", ["tunnel": tunnelId, "event": "\(event)"])

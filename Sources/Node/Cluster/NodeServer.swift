@@ -26,6 +26,8 @@ final class NodeServer: @unchecked Sendable {
     private var isShutDown = false
     /// Leader duties in flight (loop-confined to the Raft loop): one of each at a time.
     private var dutiesPending: Set<String> = []
+    /// The trust bundle last applied to the TLS contexts (Raft loop only; NodeServer+Trust.swift).
+    var appliedTrust: TrustBundle?
 
     init(config: NodeConfig, log: NodeLog) throws {
         self.config = config
@@ -49,6 +51,7 @@ final class NodeServer: @unchecked Sendable {
         hub = TunnelHub(group: group, mappingHost: config.mappingHost, log: log, metrics: metrics)
         hub.nodeID = config.id
         hub.relayTLS = tls.apiClient
+        hub.proxyProtocolFrom = config.trustedProxyCheck
         api = AdminAPI(controller: controller, authenticator: authenticator, metrics: metrics, hub: hub)
         let controller = self.controller
         let log = self.log
@@ -63,6 +66,7 @@ final class NodeServer: @unchecked Sendable {
         raft.onLoopBlocking { [self] in
             machine.driverExecutor = { body in raftLoop.execute(body) }
             authenticator.update(machine.state.jwtKey)
+            syncTrust()
             refreshPeers()
             machine.onApplied = { [weak self] command, _ in
                 guard let self, let command else { return }
@@ -71,8 +75,12 @@ final class NodeServer: @unchecked Sendable {
                 case .memberSet, .memberRemove:
                     refreshPeers()
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
-                case .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorRevoke, .trustRevokeSerial,
-                    .connectorStatus:
+                case .connectorRevoke, .trustRevokeSerial, .trustSetCAs:
+                    // Refuse the revoked at the handshake first, then end their sessions.
+                    syncTrust()
+                    hub.reconcile(machine.state, nowMs: APICall.nowMillis())
+                case .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorStatus, .forwardAdd,
+                    .forwardRemove, .endpointCreate, .endpointDelete, .endpointAssociate, .endpointUnassociate:
                     // A committed close/expiry/revocation ends this node's sessions now.
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 default: break
@@ -81,6 +89,7 @@ final class NodeServer: @unchecked Sendable {
             dutiesTimer = raft.loop.scheduleRepeating(everyNanos: 200_000_000) { [weak self] in
                 guard let self else { return }
                 leaderDuties()
+                syncTrust()  // also after a snapshot install, which applies no command
                 // Every node enforces expiry on its own clock too, before the leader's
                 // committed expiry arrives (and while cut off from it).
                 hub.reconcile(machine.state, nowMs: APICall.nowMillis())
@@ -88,7 +97,9 @@ final class NodeServer: @unchecked Sendable {
         }
         let api = self.api
         http = try HTTPServer(
-            configuration: .init(listen: try SocketAddress(parsing: config.apiListen), tls: tls.apiServer),
+            configuration: .init(
+                listen: try SocketAddress(parsing: config.apiListen), tls: tls.apiServer,
+                proxyProtocolFrom: hub.proxyProtocolFrom),
             group: group, handler: { request, responder in api.handle(request, responder) })
         certificateWatcher = try FileWatcher(paths: [config.certificateFile, config.keyFile, config.caFile]) {
             [weak self] changed in self?.reloadCertificates(changed)
@@ -107,7 +118,7 @@ final class NodeServer: @unchecked Sendable {
     private func reloadCertificates(_ changed: [String]) {
         let old = tls.certificate
         do {
-            let new = try tls.reload(certificateFile: config.certificateFile, keyFile: config.keyFile, caFile: config.caFile)
+            let new = try tls.reload()
             metrics.increment("warren_certificate_reloads_total{outcome=\"ok\"}")
             log.info(
                 "certificates reloaded",

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Tunnel
 
 /// `warren connector`: enrols once with a connect URL, then holds a session to the
 /// cluster and carries the tunnel's mapped streams until SIGINT/SIGTERM, or until the
@@ -17,6 +18,11 @@ enum ConnectorCommand: WarrenCommand {
             needed. It dials out over HTTPS (mutual TLS, WebSocket) to the URL's host, then to
             the other nodes it learnt, with jittered backoff.
 
+            Publish mappings and remote forwards of the tunnel listen on this host (--bind);
+            the connector learns of new ones while it runs. With --proxy every connection to
+            the cluster is an HTTP CONNECT tunnel through the proxy; a 407 means the proxy
+            wants credentials in the URL.
+
             Example:
               warren connector --url 'https://gw.example.com:7441/v1/connect/t-…?token=…&ca=sha256:…' \\
                 --state-dir /var/lib/warren-connector
@@ -25,6 +31,8 @@ enum ConnectorCommand: WarrenCommand {
             .value("url", "CONNECT_URL", "The connect URL from 'warren ctl tunnel create' (first run)."),
             .value("state-dir", "DIR", "Where the identity lives (default ./warren-connector)."),
             .value("name", "NAME", "A name for this connector (default: the host name)."),
+            .value("proxy", "URL", "An HTTP CONNECT egress proxy, http://[USER:PASSWORD@]HOST:PORT (TLS stays end to end)."),
+            .value("bind", "HOST", "Where publish mappings and remote forwards listen (default 127.0.0.1)."),
             .value("log-level", "LEVEL", "debug, info, warn or error (default info)."),
         ])
 
@@ -36,6 +44,14 @@ enum ConnectorCommand: WarrenCommand {
         let levelName = try args.choice("log-level", ["debug", "info", "warn", "error"], default: "info")
         let level: NodeLog.Level = ["debug": .debug, "info": .info, "warn": .warn, "error": .error][levelName]!
         let log = NodeLog(node: "connector", minimum: level)
+        var proxy: HTTPConnectProxy?
+        if let text = args.string("proxy") {
+            do { proxy = try HTTPConnectProxy(url: text) } catch { throw CommandError("--proxy: \(error)") }
+        }
+        let bindHost = args.string("bind") ?? "127.0.0.1"
+        guard (try? SocketAddress(parsing: (bindHost.contains(":") ? "[\(bindHost)]" : bindHost) + ":0")) != nil else {
+            throw CommandError("--bind: \(bindHost) is not an IP address or a resolvable host name")
+        }
         var identity = try ConnectorIdentity.load(stateDir)
         if identity == nil {
             guard let text = args.string("url") else {
@@ -44,16 +60,22 @@ enum ConnectorCommand: WarrenCommand {
             let url: ConnectURL
             do { url = try ConnectURL(parsing: text) } catch { throw CommandError("\(error)") }
             let name = args.string("name") ?? ProcessInfo.processInfo.hostName.prefix(64).description
-            identity = try ConnectorEnrolment.enrol(url, name: sanitized(name), stateDir: stateDir, log: log)
+            identity = try ConnectorEnrolment.enrol(url, name: sanitized(name), stateDir: stateDir, log: log, proxy: proxy)
         }
         guard let identity else { return 1 }
+        let certificate = try Certificate(pem: try PKIFile.readText(ConnectorIdentity.paths(stateDir).certificate))
+        if let expired = ConnectorRenewal.expiredMessage(certificate, now: Int64(Date().timeIntervalSince1970)) {
+            CLI.printError("warren connector: \(expired)")
+            return endedExitStatus
+        }
 
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
-        let runtime = try ConnectorRuntime(identity: identity, stateDir: stateDir, log: log)
+        let runtime = try ConnectorRuntime(
+            identity: identity, stateDir: stateDir, log: log, bindHost: bindHost, proxy: proxy)
         let blocked = signals
         Thread.detachNewThread {
             var set = blocked

@@ -7,7 +7,8 @@ enum PKIIssueCommand: WarrenCommand {
         path: ["pki", "issue"],
         summary: "Issue or renew one certificate from the CA in a PKI folder.",
         details: """
-            Reads DIR/ca.pem and DIR/ca-key.pem and writes DIR/NAME.pem and DIR/NAME-key.pem
+            Reads DIR/ca.pem and DIR/ca-key.pem (DIR/ca-next.pem and its key with --ca ca-next,
+            during a CA rotation) and writes DIR/NAME.pem and DIR/NAME-key.pem
             atomically (key first, then certificate, so a watching node reloads a matching pair).
             A new key is made unless --keep-key. Node certificates get SANs for every --hosts entry
             plus NAME; admin and connector certificates are client-only.
@@ -22,6 +23,7 @@ enum PKIIssueCommand: WarrenCommand {
             .value("role", "ROLE", "node, admin or connector (default node)."),
             .value("days", "N", "Validity in days (default 365)."),
             .bool("keep-key", "Reuse DIR/NAME-key.pem instead of making a new key."),
+            .value("ca", "STEM", "Issue from DIR/STEM.pem and DIR/STEM-key.pem: ca (default) or ca-next."),
         ],
         requiredGlobals: ["pki"])
 
@@ -36,19 +38,20 @@ enum PKIIssueCommand: WarrenCommand {
         let defaultHosts = role == .node ? PKIInitCommand.defaultHosts : []
         let hosts = args.values["hosts"] == nil ? defaultHosts : args.list("hosts")
         let days = try args.int("days", default: 365, in: 1...36_500)
+        let stem = try args.choice("ca", ConnectorSigner.caStems, default: "ca")
         let entry = try perform(
             directory: dir, name: name, role: role, hosts: hosts, days: days, keepKey: args.bool("keep-key"),
-            now: PKIFiles.now())
+            now: PKIFiles.now(), caStem: stem)
         try PKIReport(directory: dir, entries: [entry]).print(json: args.json)
         return 0
     }
 
     static func perform(
         directory dir: String, name: String, role: CertificateRole, hosts: [String], days: Int, keepKey: Bool,
-        now: Int64
+        now: Int64, caStem: String = "ca"
     ) throws -> PKIReport.Entry {
         let ca = try CertificateAuthority.load(
-            certificatePath: PKIFiles.certificatePath(dir, "ca"), keyPath: PKIFiles.keyPath(dir, "ca"))
+            certificatePath: PKIFiles.certificatePath(dir, caStem), keyPath: PKIFiles.keyPath(dir, caStem))
         let key = keepKey ? try PrivateKey(contentsOfFile: PKIFiles.keyPath(dir, name)) : try PrivateKey.generateP256()
         let profile = CertificateProfile.fromHosts(name: name, role: role, hosts: hosts, now: now, days: days)
         let cert = try ca.issue(profile, for: key.publicKey)

@@ -70,7 +70,7 @@ enum PKIFiles {
     static func keyPath(_ dir: String, _ name: String) -> String { "\(dir)/\(name)-key.pem" }
 
     /// Names reserved for the CA's own files.
-    static let reservedNames: Set<String> = ["ca"]
+    static let reservedNames: Set<String> = ["ca", "ca-next"]
 
     /// Writes key (0600) then certificate (0644), each atomically: a watcher that reloads
     /// on the certificate's rename sees a matching key already in place.

@@ -27,6 +27,26 @@ struct NodeConfig: Equatable {
     var maxTunnelSeconds: Int
     /// Event loop threads for the HTTPS port and mappings (0 = one per core).
     var loops: Int
+    /// Lifetime of the connector certificates this node signs (`certificates.connectorLifetimeSeconds`).
+    var connectorCertificateSeconds: Int = NodeConfig.connectorCertificateSecondsDefault
+
+    /// Connector certificates live 24 h by default; connectors renew them at two thirds.
+    static let connectorCertificateSecondsDefault = 24 * 3600
+    /// Load balancers allowed to send a PROXY protocol v2 header (HAProxy `send-proxy-v2`)
+    /// in front of connections to the HTTPS port and mapping listeners, so audit and
+    /// allow-lists see the real client. Empty (the default) trusts no one.
+    var proxyProtocolFrom: [IPNetwork] = []
+
+    /// The check for the I/O core: whether connections from a numeric host must start
+    /// with a PROXY v2 header; nil when no load balancer is trusted (nothing is checked).
+    var trustedProxyCheck: (@Sendable (String) -> Bool)? {
+        let networks = proxyProtocolFrom
+        guard !networks.isEmpty else { return nil }
+        return { host in
+            guard let address = IPAddress(host) else { return false }
+            return networks.contains { $0.contains(address) }
+        }
+    }
 
     struct Member: Equatable {
         var id: String
@@ -115,10 +135,25 @@ struct NodeConfig: Equatable {
             try t.finish()
         }
         let loops = try top.int("loops", in: 0...256) ?? 0
+        var connectorSeconds = connectorCertificateSecondsDefault
+        if var c = try top.object("certificates") {
+            connectorSeconds = try c.int("connectorLifetimeSeconds", in: 3...(90 * 24 * 3600)) ?? connectorSeconds
+            try c.finish()
+        }
+        var proxies: [IPNetwork] = []
+        for text in try top.stringList("proxyProtocolFrom") ?? [] {
+            guard let network = IPNetwork(text) else {
+                throw ConfigError("proxyProtocolFrom", "\"\(text)\" is not an IP address or CIDR (e.g. 10.0.0.5/32)")
+            }
+            proxies.append(network)
+        }
         try top.finish()
-        return NodeConfig(
+        var config = NodeConfig(
             id: id, pkiDir: pki, dataDir: dataDir, apiListen: api, peerListen: peer, mappingHost: mappingHost,
-            members: members, join: join, raft: raft, maxTunnelSeconds: maxTunnelSeconds, loops: loops)
+            members: members, join: join, raft: raft, maxTunnelSeconds: maxTunnelSeconds, loops: loops,
+            connectorCertificateSeconds: connectorSeconds)
+        config.proxyProtocolFrom = proxies
+        return config
     }
 
     var caFile: String { "\(pkiDir)/ca.pem" }

@@ -5,12 +5,16 @@ import Tunnel
 /// pinned in the connect URL, then send a CSR with the one-time secret over a connection
 /// that verifies the node against that CA, and store the identity.
 enum ConnectorEnrolment {
-    static func enrol(_ url: ConnectURL, name: String, stateDir: String, log: NodeLog) throws -> ConnectorIdentity {
+    /// `proxy`: an HTTP CONNECT proxy both requests go through.
+    static func enrol(_ url: ConnectURL, name: String, stateDir: String, log: NodeLog, proxy: HTTPConnectProxy? = nil)
+        throws -> ConnectorIdentity
+    {
         // 1. The CA, fetched without verification, trusted only if its fingerprint matches.
         let insecure = TLSConfiguration(clientAuth: .none, verifyPeer: false, alpn: ["http/1.1"])
         let probe = HTTPClient(
             host: url.host, port: url.port, tls: try TLSContext(insecure, side: .client), serverName: url.host,
             timeoutMillis: 10_000)
+        probe.proxy = proxy
         defer { probe.close() }
         let caResponse = try probe.send(HTTPClientRequest(path: "/v1/connect/ca"))
         guard caResponse.status == .ok else {
@@ -30,6 +34,7 @@ enum ConnectorEnrolment {
         let client = HTTPClient(
             host: url.host, port: url.port, tls: try TLSContext(verified, side: .client), serverName: url.host,
             timeoutMillis: 15_000)
+        client.proxy = proxy
         defer { client.close() }
         let key = try PrivateKey.generateP256()
         let csr = try CertificateSigningRequest(key: key, commonName: name)

@@ -15,8 +15,10 @@ struct ConnectorIdentity: Codable, Equatable {
         ("\(dir)/connector.pem", "\(dir)/connector-key.pem", "\(dir)/ca.pem", "\(dir)/connector.json")
     }
 
-    /// The identity in `dir`, or nil when none was written yet.
+    /// The identity in `dir`, or nil when none was written yet. Completes a renewal a
+    /// crash interrupted (ConnectorIdentity+Renewal.swift) first.
     static func load(_ dir: String) throws -> ConnectorIdentity? {
+        try completeInterruptedRenewal(dir)
         let p = paths(dir)
         guard let data = FileManager.default.contents(atPath: p.json) else { return nil }
         guard let identity = try? JSONDecoder().decode(ConnectorIdentity.self, from: data) else {

@@ -13,9 +13,16 @@ final class ConnectorRuntime: @unchecked Sendable {
     let stateDir: String
     let log: NodeLog
     private let group: EventLoopGroup
-    private let tls: TLSContext
+    /// The client context new connections take; renewal swaps it (live sessions keep theirs).
+    private let tls: TLSContextProvider
+    /// Certificate renewal and trust-bundle pickup (ConnectorRenewal.swift).
+    let renewal: ConnectorRenewal
     private let state = Mutex(State())
     private let finished = Semaphore()
+    /// What this connector may carry, and its own listeners (publish, remote forwards).
+    let mappings: ConnectorMappings
+    /// The HTTP CONNECT egress proxy every connection to the cluster goes through.
+    let proxy: HTTPConnectProxy?
 
     private struct State {
         var bridge: MuxBridge?
@@ -23,21 +30,31 @@ final class ConnectorRuntime: @unchecked Sendable {
         var nodeIndex = 0
         var stopped = false
         var finalReason: String?
-        /// Mappings of this tunnel the connector may dial, by id (from the node).
-        var mappings: [String: String] = [:]
         var backoff = ReconnectBackoff(initialNanos: 100_000_000, maxNanos: 10_000_000_000)
     }
 
-    init(identity: ConnectorIdentity, stateDir: String, log: NodeLog) throws {
+    /// - `bindHost`: where publish mappings' and remote forwards' listeners bind.
+    /// - `proxy`: an HTTP CONNECT proxy for every connection to the cluster.
+    init(identity: ConnectorIdentity, stateDir: String, log: NodeLog, bindHost: String = "127.0.0.1",
+         proxy: HTTPConnectProxy? = nil) throws {
         self.identity = identity
         self.stateDir = stateDir
         self.log = log
+        self.proxy = proxy
         group = try EventLoopGroup(loopCount: EventLoopGroup.defaultLoopCount)
-        tls = try TLSContext(try identity.tls(stateDir), side: .client)
+        let certificate = try Certificate(pem: try PKIFile.readText(ConnectorIdentity.paths(stateDir).certificate))
+        if let expired = ConnectorRenewal.expiredMessage(certificate, now: Int64(Date().timeIntervalSince1970)) {
+            throw CommandError(expired)
+        }
+        tls = TLSContextProvider(try TLSContext(try identity.tls(stateDir), side: .client))
+        renewal = try ConnectorRenewal(identity: identity, stateDir: stateDir, log: log, tls: tls, proxy: proxy)
+        mappings = ConnectorMappings(
+            tunnelId: identity.tunnelId, bindHost: bindHost, proxy: proxy, tls: tls, group: group, log: log)
     }
 
     /// Connects and keeps connecting until `stop()` or a final refusal; returns the reason.
     func run() -> String {
+        renewal.start()
         dial()
         finished.wait()
         return state.withLock { $0.finalReason ?? "stopped" }
@@ -50,8 +67,10 @@ final class ConnectorRuntime: @unchecked Sendable {
             s.finalReason = reason
             return s.bridge
         }
+        renewal.stop()
         bridge?.goAway(reason: reason)
         bridge?.close(reason: reason)
+        mappings.stop()
         finished.signal()
     }
 
@@ -61,18 +80,18 @@ final class ConnectorRuntime: @unchecked Sendable {
             return (node, s.stopped)
         }
         guard !stopped else { return }
+        if let expired = ConnectorRenewal.expiredMessage(renewal.certificate, now: Int64(Date().timeIntervalSince1970)) {
+            return fail(expired, final: true)
+        }
         guard let parsed = try? SocketAddress(parsing: address) else {
             return fail("bad node address \(address)", final: false)
         }
         // Refresh what may be dialled before the session starts (defence in depth).
-        do { try refreshMappings(parsed, serverName: HostPort.host(of: address)) } catch {
+        do { try mappings.refresh(from: address) } catch {
             return fail("\(address): \(error)", final: Self.isFinal("\(error)"))
         }
         let loop = group.next()
-        WebSocketClient.connect(
-            loop: loop, address: parsed, tls: tls, serverName: HostPort.host(of: address),
-            path: "/v1/connect/\(identity.tunnelId)/session", protocol: WebSocketHandshake.muxProtocol
-        ) { [self] result in
+        let completion: WebSocketClient.Completion = { [self] result in
             switch result {
             case .failure(let error):
                 fail("\(address): \(error)", final: Self.isFinal("\(error)"))
@@ -80,6 +99,20 @@ final class ConnectorRuntime: @unchecked Sendable {
                 attach(channel, address: address)
             }
         }
+        let path = "/v1/connect/\(identity.tunnelId)/session"
+        guard let proxy else {
+            return WebSocketClient.connect(
+                loop: loop, address: parsed, tls: tls.current, serverName: HostPort.host(of: address), path: path,
+                protocol: WebSocketHandshake.muxProtocol, completion: completion)
+        }
+        // Through the proxy: CONNECT first (blocking, on this dialling thread), then TLS.
+        let fd: Int32
+        do { fd = try proxy.open(target: address, timeoutMillis: 10_000) } catch {
+            return fail("\(address) via \(proxy): \(error)", final: false)
+        }
+        WebSocketClient.connect(
+            loop: loop, connectedFD: fd, authority: address, tls: tls.current, serverName: HostPort.host(of: address),
+            path: path, protocol: WebSocketHandshake.muxProtocol, completion: completion)
     }
 
     private func attach(_ channel: WebSocketChannel, address: String) {
@@ -89,12 +122,14 @@ final class ConnectorRuntime: @unchecked Sendable {
             onStreamEvent: { [log] event in log.debug("stream", ["event": "\(event)"]) },
             onClose: { [self] reason in
                 state.withLock { $0.bridge = nil }
+                mappings.sessionDown()
                 fail("session to \(address) ended: \(reason)", final: Self.isFinal(reason))
             })
         state.withLock { s in
             s.bridge = bridge
             s.backoff.reset()
         }
+        mappings.sessionUp(bridge, node: address)
         // Heartbeat: a WebSocket ping every 20 s keeps an idle session well inside the
         // connection's no-traffic timeout (300 s) and notices a dead path.
         var heartbeat: TimerHandle?
@@ -108,41 +143,14 @@ final class ConnectorRuntime: @unchecked Sendable {
         log.info("session up", ["node": address, "tunnel": identity.tunnelId, "connector": identity.connectorId])
     }
 
-    /// The node opened a stream: dial its target only if it is one of this tunnel's
-    /// expose mappings as the cluster told us, never anything else.
-    func decide(_ bytes: [UInt8]) -> MuxOpenDecision {
-        guard let descriptor = StreamDescriptor.decode(bytes), descriptor.tunnel == identity.tunnelId else {
-            return .refuse(code: MuxErrorCode(0x100), reason: "not a stream of this tunnel")
-        }
-        let known = state.withLock { $0.mappings[descriptor.mapping] }
-        guard let target = known, target == descriptor.target, let address = try? SocketAddress(parsing: target) else {
-            log.warn("refused a stream for an unmapped target", ["mapping": descriptor.mapping, "target": descriptor.target])
-            return .refuse(code: MuxErrorCode(0x101), reason: "not mapped on this connector")
-        }
-        return .dial(address)
-    }
-
-    /// `GET /v1/connect/TUNNEL/mappings` with the connector certificate.
-    private func refreshMappings(_ node: SocketAddress, serverName: String) throws {
-        let client = HTTPClient(host: node.host, port: node.port, tls: tls, serverName: serverName, timeoutMillis: 5000)
-        defer { client.close() }
-        let response = try client.send(HTTPClientRequest(path: "/v1/connect/\(identity.tunnelId)/mappings"))
-        guard response.status == .ok else {
-            let body = String(decoding: response.body.prefix(300), as: UTF8.self)
-            throw CommandError("mappings: \(response.status) \(body)")
-        }
-        let list = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [[String: Any]] ?? []
-        var mappings: [String: String] = [:]
-        for m in list where m["kind"] as? String == "expose" {
-            if let id = m["id"] as? String, let target = m["target"] as? String { mappings[id] = target }
-        }
-        state.withLock { $0.mappings = mappings }
-    }
+    /// The node opened a stream: dial its target only if the cluster's configuration
+    /// maps it (an expose mapping, or a local forward inside its endpoint's scope).
+    func decide(_ bytes: [UInt8]) -> MuxOpenDecision { mappings.decide(bytes) }
 
     /// The cluster's words for "do not come back".
     static func isFinal(_ reason: String) -> Bool {
         reason.contains("is closed") || reason.contains("revoked") || reason.contains("tunnel_closed")
-            || reason.contains("certificate expired")
+            || reason.contains("certificate expired") || reason.contains("needs a new connect URL")
     }
 
     private func fail(_ why: String, final: Bool) {

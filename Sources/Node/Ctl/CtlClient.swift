@@ -48,10 +48,14 @@ final class CtlClient {
     ) throws -> CtlClient {
         let explicit = try args.servers.isEmpty ? nil : parseServers(args.servers)
         if let dir = args.pki {
-            let configuration: TLSConfiguration
+            var configuration: TLSConfiguration
             do {
                 configuration = try TLSConfiguration.files(
                     certificate: "\(dir)/admin.pem", key: "\(dir)/admin-key.pem", ca: "\(dir)/ca.pem")
+                // During a CA rotation the folder's next CA is trusted too (nodes may present either).
+                if let next = try? PKIFile.readText("\(dir)/ca-next.pem") {
+                    configuration.trustRootsPEM = (configuration.trustRootsPEM ?? "") + "\n" + next
+                }
             } catch {
                 throw CtlError("cannot use the admin certificate in \(dir): \(error)")
             }

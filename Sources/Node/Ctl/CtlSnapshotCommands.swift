@@ -5,8 +5,14 @@ enum CtlSnapshotSaveCommand: WarrenCommand {
         summary: "Save the whole replicated state (a backup) to FILE.",
         details: """
             Written atomically (temporary file, fsync, rename) with mode 0600: the snapshot holds
-            password hashes and the JWT signing key.
+            password hashes and the JWT signing key. `warren restore` rebuilds a cluster from it.
+
+            --stale reads the answering node's own applied state without asking the leader: the
+            way to rescue the state from a surviving node when quorum is lost for good (it may miss
+            the last changes the leader committed; use it against one --server, the most
+            up-to-date survivor — see docs/OPERATIONS.md, "Disaster recovery").
             """,
+        flags: [.bool("stale", "Read this node's applied state; works without a quorum.")],
         positionals: "FILE")
 
     static func run(_ args: ParsedArguments) throws -> Int32 {
@@ -19,7 +25,7 @@ enum CtlSnapshotSaveCommand: WarrenCommand {
         let client = try CtlClient.forCommand(args)
         let writer = try AtomicFileWriter(path: file, mode: 0o600)
         var bytes = 0
-        try client.download("/v1/snapshot") { chunk throws(CtlError) in
+        try client.download(args.bool("stale") ? "/v1/snapshot?stale=1" : "/v1/snapshot") { chunk throws(CtlError) in
             try writer.write(chunk)
             bytes += chunk.count
         }

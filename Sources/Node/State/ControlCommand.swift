@@ -83,6 +83,8 @@ enum ControlOp: Equatable, Sendable {
     case forwardRemove(OpPayload.ByID)
     case memberSet(OpPayload.MemberSet)
     case memberRemove(OpPayload.ByID)
+    case memberDrain(OpPayload.MemberDrain)
+    case memberHealth(OpPayload.MemberHealth)
     case userAdd(OpPayload.UserAdd)
     case userRemove(OpPayload.UserRemove)
     case jwtRotate(OpPayload.JWTRotate)
@@ -112,6 +114,8 @@ enum ControlOp: Equatable, Sendable {
         case .forwardRemove: "forward.remove"
         case .memberSet: "member.set"
         case .memberRemove: "member.remove"
+        case .memberDrain: "member.drain"
+        case .memberHealth: "member.health"
         case .userAdd: "user.add"
         case .userRemove: "user.remove"
         case .jwtRotate: "jwt.rotate"
@@ -127,7 +131,7 @@ enum ControlOp: Equatable, Sendable {
     static let allTypes: [String] = [
         "tunnel.create", "tunnel.close", "tunnel.expire", "connector.enrol", "connector.renew", "connector.status",
         "connector.revoke", "mapping.add", "mapping.remove", "endpoint.create", "endpoint.associate",
-        "endpoint.unassociate", "endpoint.delete", "forward.add", "forward.remove", "member.set", "member.remove",
+        "endpoint.unassociate", "endpoint.delete", "forward.add", "forward.remove", "member.set", "member.remove", "member.drain", "member.health",
         "user.add", "user.remove", "jwt.rotate", "trust.revokeSerial", "trust.setCAs", "settings.set", "audit.append",
         "audit.prune",
     ]
@@ -156,6 +160,8 @@ extension ControlOp: Codable {
         case "forward.remove": self = .forwardRemove(try .init(from: decoder))
         case "member.set": self = .memberSet(try .init(from: decoder))
         case "member.remove": self = .memberRemove(try .init(from: decoder))
+        case "member.drain": self = .memberDrain(try .init(from: decoder))
+        case "member.health": self = .memberHealth(try .init(from: decoder))
         case "user.add": self = .userAdd(try .init(from: decoder))
         case "user.remove": self = .userRemove(try .init(from: decoder))
         case "jwt.rotate": self = .jwtRotate(try .init(from: decoder))
@@ -189,6 +195,8 @@ extension ControlOp: Codable {
         case .forwardRemove(let p): try p.encode(to: encoder)
         case .memberSet(let p): try p.encode(to: encoder)
         case .memberRemove(let p): try p.encode(to: encoder)
+        case .memberDrain(let p): try p.encode(to: encoder)
+        case .memberHealth(let p): try p.encode(to: encoder)
         case .userAdd(let p): try p.encode(to: encoder)
         case .userRemove(let p): try p.encode(to: encoder)
         case .jwtRotate(let p): try p.encode(to: encoder)
@@ -228,6 +236,8 @@ extension ControlOp {
         case .forwardRemove(let p): return named("forward", p.id)
         case .memberSet(let p): return named("member", p.id)
         case .memberRemove(let p): return named("member", p.id)
+        case .memberDrain(let p): return named("member", p.id)
+        case .memberHealth(let p): return named("member", p.id)
         case .userAdd(let p): return named("user", p.name)
         case .userRemove(let p): return named("user", p.name)
         case .jwtRotate(let p): return named("jwt", p.keyId)

@@ -86,6 +86,9 @@ struct ConnectorRecord: Codable, Equatable, Sendable {
     var name: String
     var certificateSerial: String
     var certificateExpiresAt: Int64
+    /// SHA-256 hex of the CA that signed the current certificate (nil: not recorded),
+    /// what a CA rotation's `finish` checks.
+    var caFingerprint: String? = nil
     var enrolledAt: Int64
     var status: Status
     /// The node that last reported its status.
@@ -105,6 +108,14 @@ struct MemberRecord: Codable, Equatable, Sendable {
     /// The IP address mapping listeners bind on this node.
     var mappingHost: String
     var updatedAt: Int64
+    /// Set by `member.drain` (an operator): the node owns no tunnels (absent = false).
+    var draining: Bool?
+    /// Set by `member.health` (the leader): the leader has lost its link to this node
+    /// (absent = false). A down node owns no tunnels until the leader sees it again.
+    var down: Bool?
+
+    /// Whether placement may give this member tunnels (docs/ARCHITECTURE.md, "Placement").
+    var isReady: Bool { draining != true && down != true }
 }
 
 /// An admin API user. `passwordHash` is `PasswordHash`'s self-describing scrypt string.

@@ -26,12 +26,16 @@ enum OpPayload {
         var name: String
         var certificateSerial: String
         var certificateExpiresAt: Int64
+        /// SHA-256 hex of the CA that signed the certificate (absent in older commands).
+        var caFingerprint: String? = nil
     }
 
     struct ConnectorRenew: Codable, Equatable, Sendable {
         var id: String
         var certificateSerial: String
         var certificateExpiresAt: Int64
+        /// SHA-256 hex of the CA that signed the certificate (absent in older commands).
+        var caFingerprint: String? = nil
     }
 
     struct ConnectorStatus: Codable, Equatable, Sendable {
@@ -83,6 +87,16 @@ enum OpPayload {
         var mappingHost: String
     }
 
+    struct MemberDrain: Codable, Equatable, Sendable {
+        var id: String
+        var draining: Bool
+    }
+
+    struct MemberHealth: Codable, Equatable, Sendable {
+        var id: String
+        var alive: Bool
+    }
+
     struct UserAdd: Codable, Equatable, Sendable {
         var name: String
         var role: Role
@@ -101,11 +115,15 @@ enum OpPayload {
 
     struct TrustRevokeSerial: Codable, Equatable, Sendable {
         var serial: String
+        /// The node whose certificate this is (`node revoke`), for the audit record.
+        var node: String? = nil
     }
 
     /// The whole CA list (a rotation lists the old and the new CA, then only the new).
     struct TrustSetCAs: Codable, Equatable, Sendable {
         var caPEMs: [String]
+        /// The CA-rotation step this is (`begin`, `finish`, `abort`), for the audit record.
+        var step: String? = nil
     }
 
     struct SettingsSet: Codable, Equatable, Sendable {

@@ -95,6 +95,8 @@ extension ControlState {
         case .forwardRemove(let p): try removeForward(p, context)
         case .memberSet(let p): try setMember(p, context)
         case .memberRemove(let p): try removeMember(p, context)
+        case .memberDrain(let p): try drainMember(p, context)
+        case .memberHealth(let p): try setMemberHealth(p, context)
         case .userAdd(let p): try addUser(p, context)
         case .userRemove(let p): try removeUser(p, context)
         case .jwtRotate(let p): try rotateJWTKey(p, context)
@@ -125,13 +127,13 @@ extension ControlState {
     static func requirement(_ op: ControlOp) -> Requirement {
         switch op {
         case .tunnelCreate, .tunnelClose: .permission(.tunnelsWrite)
-        case .tunnelExpire, .connectorStatus, .auditAppend: .nodeInternal
+        case .tunnelExpire, .connectorStatus, .auditAppend, .memberHealth: .nodeInternal
         case .connectorEnrol, .connectorRenew: .connectorOrNode
         case .connectorRevoke: .permission(.connectorsRevoke)
         case .mappingAdd, .mappingRemove: .permission(.mappingsWrite)
         case .endpointCreate, .endpointAssociate, .endpointUnassociate, .endpointDelete: .permission(.endpointsWrite)
         case .forwardAdd, .forwardRemove: .permission(.forwardsWrite)
-        case .memberSet, .memberRemove, .settingsSet: .permission(.clusterWrite)
+        case .memberSet, .memberRemove, .memberDrain, .settingsSet: .permission(.clusterWrite)
         case .userAdd, .userRemove: .permission(.usersWrite)
         case .jwtRotate, .trustRevokeSerial, .trustSetCAs: .permission(.secretsRotate)
         case .auditPrune: .permission(.auditPrune)

@@ -31,9 +31,12 @@ extension ControlState {
         guard let host = IPAddress(p.mappingHost) else {
             throw ControlError(.invalidValue, "mappingHost must be an IP address")
         }
-        let member = MemberRecord(
+        var member = MemberRecord(
             id: p.id, raftId: p.raftId, peerAddress: peer, apiAddress: api, mappingHost: host.description,
             updatedAt: context.at)
+        // Re-recording a member's addresses keeps its placement flags.
+        member.draining = members[p.id]?.draining
+        member.down = members[p.id]?.down
         members[p.id] = member
         return Applied(member, object: "member/\(p.id)", detail: "raftId=\(p.raftId) peer=\(peer) api=\(api)")
     }
@@ -43,6 +46,25 @@ extension ControlState {
             throw ControlError(.notFound, "no member \(Validation.quoted(p.id))")
         }
         return Applied(member, object: "member/\(p.id)", detail: "raftId=\(member.raftId)")
+    }
+
+    /// Marks a member draining (it gives up its tunnels) or ready again.
+    mutating func drainMember(_ p: OpPayload.MemberDrain, _ context: Context) throws(ControlError) -> Applied {
+        guard var member = members[p.id] else { throw ControlError(.notFound, "no member \(Validation.quoted(p.id))") }
+        member.draining = p.draining ? true : nil
+        member.updatedAt = context.at
+        members[p.id] = member
+        return Applied(member, object: "member/\(p.id)", detail: p.draining ? "draining" : "ready")
+    }
+
+    /// The leader's view of a member's liveness, replicated so every node places tunnels
+    /// over the same set (docs/ARCHITECTURE.md, "Placement").
+    mutating func setMemberHealth(_ p: OpPayload.MemberHealth, _ context: Context) throws(ControlError) -> Applied {
+        guard var member = members[p.id] else { throw ControlError(.notFound, "no member \(Validation.quoted(p.id))") }
+        member.down = p.alive ? nil : true
+        member.updatedAt = context.at
+        members[p.id] = member
+        return Applied(member, object: "member/\(p.id)", detail: p.alive ? "alive" : "down")
     }
 
     mutating func addUser(_ p: OpPayload.UserAdd, _ context: Context) throws(ControlError) -> Applied {
@@ -85,10 +107,14 @@ extension ControlState {
 
     mutating func revokeSerial(_ p: OpPayload.TrustRevokeSerial, _ context: Context) throws(ControlError) -> Applied {
         let serial = try Validation.serial(p.serial, "serial")
+        if let node = p.node { try Validation.name(node, "node") }
         guard !trust.revokedSerials.contains(serial) else {
             throw ControlError(.alreadyRevoked, "serial \(serial) is already revoked")
         }
         trust.insertRevoked(serial)
+        if let node = p.node {
+            return Applied(trust, object: "node/\(node)", detail: "revoked serial=\(serial)")
+        }
         return Applied(trust, object: "serial/\(serial)", detail: "revoked")
     }
 
@@ -116,8 +142,14 @@ extension ControlState {
         guard Set(p.caPEMs).count == p.caPEMs.count else {
             throw ControlError(.invalidValue, "caPEMs lists a certificate twice")
         }
+        if let step = p.step {
+            guard ["begin", "finish", "abort"].contains(step) else {
+                throw ControlError(.invalidValue, "step must be begin, finish or abort")
+            }
+        }
         trust.caPEMs = p.caPEMs
-        return Applied(trust, object: "trust", detail: "cas=\(fingerprints.joined(separator: ","))")
+        let prefix = p.step.map { "rotate-ca \($0) " } ?? ""
+        return Applied(trust, object: "trust", detail: "\(prefix)cas=\(fingerprints.joined(separator: ","))")
     }
 
     mutating func setSettings(_ p: OpPayload.SettingsSet, _ context: Context) throws(ControlError) -> Applied {

@@ -13,9 +13,11 @@ extension ControlState {
         guard !trust.revokedSerials.contains(serial) else {
             throw ControlError(.revoked, "certificate serial \(serial) is revoked")
         }
+        if let fingerprint = p.caFingerprint { try Validation.hexDigest(fingerprint, "caFingerprint") }
         let previous = connector.certificateSerial
         connector.certificateSerial = serial
         connector.certificateExpiresAt = p.certificateExpiresAt
+        connector.caFingerprint = p.caFingerprint
         connectors[p.id] = connector
         return Applied(connector, object: "connector/\(p.id)", detail: "serial \(previous) -> \(serial)")
     }
@@ -29,6 +31,11 @@ extension ControlState {
         guard p.status != .enrolled else { throw ControlError(.invalidValue, "status must be online or offline") }
         guard !(connector.revoked && p.status == .online) else {
             throw ControlError(.revoked, "connector \(p.id) is revoked and cannot be online")
+        }
+        // A session that ended on one node after its connector re-homed to another must
+        // not mark it offline there: an offline report counts only from the node it is on.
+        if p.status == .offline, connector.status == .online, let node = connector.node, node != p.node {
+            return Applied(connector, object: "connector/\(p.id)", detail: "offline at \(p.node) ignored: online at \(node)")
         }
         connector.status = p.status
         connector.node = p.node

@@ -89,9 +89,11 @@ extension ControlState {
         token.usedAt = context.at
         token.usedBy = p.connectorId
         tokens[p.tunnelId] = token
+        if let fingerprint = p.caFingerprint { try Validation.hexDigest(fingerprint, "caFingerprint") }
         let connector = ConnectorRecord(
             id: p.connectorId, tunnelId: p.tunnelId, name: p.name, certificateSerial: serial,
-            certificateExpiresAt: p.certificateExpiresAt, enrolledAt: context.at, status: .enrolled, revoked: false)
+            certificateExpiresAt: p.certificateExpiresAt, caFingerprint: p.caFingerprint, enrolledAt: context.at,
+            status: .enrolled, revoked: false)
         connectors[p.connectorId] = connector
         return Applied(
             connector, object: "connector/\(p.connectorId)", detail: "tunnel=\(p.tunnelId) serial=\(serial)")

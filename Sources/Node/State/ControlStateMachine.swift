@@ -47,8 +47,12 @@ final class ControlStateMachine: RaftStateMachine {
     }
 
     /// `{"state":{…},"v":1}` in canonical JSON, audit included.
-    func snapshot() -> [UInt8] {
-        CanonicalJSON.encode(Snapshot(v: ControlStateMachine.snapshotVersion, state: state))
+    func snapshot() -> [UInt8] { Self.snapshotBytes(of: state) }
+
+    /// The snapshot bytes of `state`: what `snapshot()` gives for a machine holding it
+    /// (`warren restore` writes these as a new member's first snapshot).
+    static func snapshotBytes(of state: ControlState) -> [UInt8] {
+        CanonicalJSON.encode(Snapshot(v: snapshotVersion, state: state))
     }
 
     /// Copies the state (a value: copy-on-write, O(1) here) and encodes it on a
@@ -59,7 +63,7 @@ final class ControlStateMachine: RaftStateMachine {
         let copy = state
         nonisolated(unsafe) let completion = completion
         DispatchQueue.global(qos: .utility).async {
-            let bytes = CanonicalJSON.encode(Snapshot(v: ControlStateMachine.snapshotVersion, state: copy))
+            let bytes = ControlStateMachine.snapshotBytes(of: copy)
             driverExecutor { completion(bytes) }
         }
     }

@@ -41,10 +41,16 @@ final class TunnelHub: @unchecked Sendable {
     /// This node's id and the client TLS context for relay links (set by the node).
     var nodeID = ""
     var relayTLS: TLSContextProvider?
+    /// Load balancers whose connections to mapping listeners start with a PROXY v2
+    /// header (from the node's `proxyProtocolFrom`; nil trusts no one). Set before start.
+    var proxyProtocolFrom: (@Sendable (String) -> Bool)?
     private let log: NodeLog
     let metrics: NodeMetrics
     /// Where session open/close records go (set by the node once it can write).
     var audit: SessionAudit?
+    /// The latest applied state for stream decisions, and connectors waiting for their
+    /// configuration to change (publish mappings, forwards: ConnectorConfigWatch.swift).
+    let connectorState = ConnectorConfigWatch()
 
     init(group: EventLoopGroup, mappingHost: String, log: NodeLog, metrics: NodeMetrics) {
         self.group = group
@@ -88,6 +94,7 @@ final class TunnelHub: @unchecked Sendable {
     /// mappings of open, unexpired tunnels; no session of a closed tunnel or revoked
     /// connector survives.
     func reconcile(_ state: ControlState, nowMs: Int64) {
+        connectorState.update(state, nowMs: nowMs)
         var toStop: [StreamListener] = []
         var toClose: [(MuxBridge, String)] = []
         var wanted: [String: MappingRecord] = [:]
@@ -97,6 +104,8 @@ final class TunnelHub: @unchecked Sendable {
             }
             wanted[mapping.id] = mapping
         }
+        // Local forwarding rules listen on every node like expose mappings (keyed `forward/ID`).
+        wanted.merge(StreamPolicy.localForwardListeners(state, nowMs: nowMs)) { current, _ in current }
         // Only tunnels and connectors that have sessions here are looked at, so the cost
         // does not grow with the history of closed tunnels (this runs on the Raft loop
         // after applies and every 200 ms).
@@ -153,8 +162,9 @@ final class TunnelHub: @unchecked Sendable {
         let host = mappingHost.contains(":") ? "[\(mappingHost)]" : mappingHost
         do {
             let address = try SocketAddress(parsing: "\(host):\(mapping.listenPort)")
-            let descriptor = StreamDescriptor(tunnel: mapping.tunnelId, mapping: mapping.id, target: mapping.target)
-            let listener = try StreamListener(address: address, group: group) { [weak self] fd, remote in
+            let descriptor = StreamDescriptor.forListener(key: mapping.id, tunnel: mapping.tunnelId, target: mapping.target)
+            let listener = try StreamListener(address: address, group: group, proxyProtocolFrom: proxyProtocolFrom) {
+                [weak self] fd, remote in
                 self?.accepted(fd: fd, remote: remote, descriptor: descriptor, allow: mapping.allow)
             }
             registry.withLock { $0.listeners[mapping.id] = (mapping, listener) }
@@ -264,7 +274,7 @@ final class TunnelHub: @unchecked Sendable {
             guard !r.closed.contains(descriptor.tunnel), r.sessions[descriptor.tunnel]?.isEmpty == false else {
                 return nil
             }
-            return r.listeners[descriptor.mapping]?.listener
+            return r.listeners[descriptor.listenerKey]?.listener
         }
         guard let listener, let address = try? SocketAddress(parsing: loopbackAddress(listener.port)) else {
             return .refuse(code: .refused, reason: "no session of tunnel \(descriptor.tunnel) on this node")
@@ -307,6 +317,7 @@ final class TunnelHub: @unchecked Sendable {
             (r.listeners.values.map(\.listener), r.sessions.values.flatMap { $0 }.map(\.bridge))
         }
         for listener in listeners { listener.stop() }
+        connectorState.releaseAll()
         for bridge in bridges { bridge.goAway(reason: "node shutting down") }
         for relay in registry.withLock({ Array($0.relays.values) }) { relay.close(reason: "node shutting down") }
         audit?.flush()

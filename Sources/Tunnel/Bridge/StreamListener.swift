@@ -18,8 +18,13 @@ public final class StreamListener: Sendable {
     // Safe: slot i is touched only on group.loops[i]'s thread (set in init, cleared in stop).
     nonisolated(unsafe) private var listeners: [Listener?]
 
-    /// Binds `address` on every loop of `group` and starts accepting.
+    /// Binds `address` on every loop of `group` and starts accepting. Connections from
+    /// peers `proxyProtocolFrom` accepts (trusted load balancers) must start with a PROXY
+    /// protocol v2 header within `proxyHeaderTimeoutNanos`; `onAccept` then gets the
+    /// header's client address, and a connection without a valid header is closed.
     public init(address: SocketAddress, group: EventLoopGroup,
+                proxyProtocolFrom: (@Sendable (String) -> Bool)? = nil,
+                proxyHeaderTimeoutNanos: UInt64 = 10_000_000_000,
                 onAccept: @escaping @Sendable (_ fd: Int32, _ remoteAddress: String) -> Void) throws {
         precondition(!group.loops.contains { $0.inEventLoop }, "StreamListener.init waits for the loops: call it off them")
         self.group = group
@@ -30,7 +35,16 @@ public final class StreamListener: Sendable {
             let at = bound
             let listener = try Relay.onLoop(loop) { () throws -> Listener in
                 try Listener(loop: loop, address: at, reusePort: true) { fd in
-                    onAccept(fd, Self.peerAddress(fd))
+                    let peer = Self.peerAddress(fd)
+                    guard let trusted = proxyProtocolFrom, trusted(ProxyProtocolV2.host(ofPeer: peer)) else {
+                        return onAccept(fd, peer)
+                    }
+                    ProxyPreambleReader.read(fd: fd, loop: loop, timeoutNanos: proxyHeaderTimeoutNanos) { result in
+                        switch result {
+                        case .success(let client): onAccept(fd, client ?? peer)
+                        case .failure: _ = Glibc.close(fd)
+                        }
+                    }
                 }
             }
             if i == 0, let local = listener.localAddress {

@@ -19,6 +19,8 @@ public final class HTTPClient {
     public var responseBodyBytesMax = 64 * 1024 * 1024
     /// Largest response head (status line and fields).
     public var responseHeadBytesMax = 64 * 1024
+    /// An HTTP CONNECT proxy every connection goes through (nil: direct).
+    public var proxy: HTTPConnectProxy?
     /// Connections opened so far (1 after many requests on one kept-alive connection).
     public private(set) var connectionsOpened = 0
 
@@ -115,12 +117,16 @@ public final class HTTPClient {
 
     private func connected() throws(HTTPClientError) -> HTTPClientTransport {
         if let transport { return transport }
-        let address: SocketAddress
-        do { address = try SocketAddress(parsing: peer) } catch {
-            throw HTTPClientError(.resolve, "cannot resolve \(peer): \(error.message)")
+        // Through a proxy the proxy resolves the name (the client may have no DNS for it).
+        var address: SocketAddress?
+        if proxy == nil {
+            do { address = try SocketAddress(parsing: peer) } catch {
+                throw HTTPClientError(.resolve, "cannot resolve \(peer): \(error.message)")
+            }
         }
         let made = try HTTPClientTransport(
-            address: address, peer: peer, tls: tls, serverName: serverName, timeoutMillis: Int32(timeoutMillis))
+            address: address, peer: peer, tls: tls, serverName: serverName, timeoutMillis: Int32(timeoutMillis),
+            proxy: proxy)
         transport = made
         reader = HTTPClientReader()
         connectionsOpened += 1

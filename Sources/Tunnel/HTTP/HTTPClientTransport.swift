@@ -17,13 +17,20 @@ final class HTTPClientTransport {
     static let readChunkBytes = 64 * 1024
 
     /// Connects (and handshakes) within `timeoutMillis` per step.
-    init(address: SocketAddress, peer: String, tls context: TLSContext?, serverName: String?, timeoutMillis: Int32)
+    /// With `proxy`, the TCP connection is a CONNECT tunnel through it to `peer`.
+    init(address: SocketAddress?, peer: String, tls context: TLSContext?, serverName: String?, timeoutMillis: Int32,
+         proxy: HTTPConnectProxy? = nil)
         throws(HTTPClientError)
     {
         self.peer = peer
         self.timeoutMillis = timeoutMillis
-        do { fd = try Socket.startConnect(address) } catch {
-            throw Self.connectError(error.errno, peer: peer)
+        if let proxy {
+            fd = try proxy.open(target: peer, timeoutMillis: timeoutMillis)
+        } else {
+            guard let address else { throw HTTPClientError(.resolve, "no address for \(peer)") }
+            do { fd = try Socket.startConnect(address) } catch {
+                throw Self.connectError(error.errno, peer: peer)
+            }
         }
         if let context {
             do { tls = try TLSEngine(context: context, serverName: serverName) } catch {

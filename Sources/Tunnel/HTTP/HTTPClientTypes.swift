@@ -50,6 +50,9 @@ public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
         case responseTooLarge
         /// The request cannot be sent as given (a target with spaces, a bad header name).
         case invalidRequest
+        /// The HTTP CONNECT proxy refused the tunnel (407: it wants credentials) or
+        /// answered something that is not HTTP.
+        case proxy
     }
 
     public let code: Code

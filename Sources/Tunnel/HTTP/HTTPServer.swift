@@ -40,15 +40,21 @@ public final class HTTPServer: Sendable {
         public var limits: HTTPLimits
         /// Watermarks, handshake timeout and the no-traffic timeout of each connection.
         public var connectionLimits: ConnectionLimits
+        /// Which peers (by numeric host) are load balancers that start every connection
+        /// with a PROXY protocol v2 header; their connections report the header's client
+        /// address. A connection from such a peer without a valid header is closed. nil
+        /// (the default) trusts no one: no header is ever read.
+        public var proxyProtocolFrom: (@Sendable (String) -> Bool)?
 
         public init(
             listen: SocketAddress, tls: TLSContextProvider? = nil, limits: HTTPLimits = .init(),
-            connectionLimits: ConnectionLimits = .init()
+            connectionLimits: ConnectionLimits = .init(), proxyProtocolFrom: (@Sendable (String) -> Bool)? = nil
         ) {
             self.listen = listen
             self.tls = tls
             self.limits = limits
             self.connectionLimits = connectionLimits
+            self.proxyProtocolFrom = proxyProtocolFrom
         }
     }
 
@@ -64,6 +70,8 @@ public final class HTTPServer: Sendable {
         public let rejectedRequests = AtomicCounter()
         /// Connections closed for not sending a request head in time (408).
         public let headerTimeouts = AtomicCounter()
+        /// Connections from a trusted load balancer closed for a missing or bad PROXY header.
+        public let proxyHeaderFailures = AtomicCounter()
         init() {}
     }
 
@@ -139,7 +147,24 @@ final class HTTPServerLoop {
 
     private func accept(_ fd: Int32) {
         shared.statistics.accepted.increment()
-        let remote = Self.peerAddress(fd)
+        let peer = Self.peerAddress(fd)
+        guard let trusted = shared.configuration.proxyProtocolFrom, trusted(ProxyProtocolV2.host(ofPeer: peer)) else {
+            return serve(fd, remote: peer)
+        }
+        ProxyPreambleReader.read(
+            fd: fd, loop: loop, timeoutNanos: shared.configuration.connectionLimits.handshakeTimeoutNanos
+        ) { [weak self] result in
+            guard let self else { _ = Glibc.close(fd); return }
+            switch result {
+            case .success(let client): serve(fd, remote: client ?? peer)
+            case .failure:
+                shared.statistics.proxyHeaderFailures.increment()
+                Glibc.close(fd)
+            }
+        }
+    }
+
+    private func serve(_ fd: Int32, remote: String) {
         let tls = shared.configuration.tls?.current
         let connection: Connection
         do {

@@ -62,6 +62,27 @@ final class Connection: EventHandler {
         }
     }
 
+    /// Wraps a socket this side already connected (through an HTTP CONNECT proxy, say);
+    /// with `tls`, the client side of a handshake that checks the server's certificate
+    /// against `serverName`. The socket must be non-blocking; ownership moves here.
+    init(loop: EventLoop, connectedFD fd: Int32, tls context: TLSContext?, serverName: String?,
+         limits: ConnectionLimits) throws {
+        loop.assertInEventLoop()
+        self.loop = loop
+        self.fd = fd
+        self.limits = limits
+        Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+        if let context {
+            do { tls = try TLSEngine(context: context, serverName: serverName) } catch {
+                Glibc.close(fd)
+                throw error
+            }
+            state = .handshaking
+        } else {
+            state = .active
+        }
+    }
+
     /// Starts connecting to `address`; with `tls`, the client side of a handshake that
     /// checks the server's certificate against `serverName` (host name or IP).
     init(loop: EventLoop, connectTo address: SocketAddress, tls context: TLSContext?, serverName: String?,

@@ -91,6 +91,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 public struct SocketError: Error, CustomStringConvertible, Sendable {
     public enum Code: Sendable, Equatable {
         case badAddress, resolve, socket, bind, listen, connect, accept, io, timeout, closed
+        /// A PROXY protocol header that is missing, malformed or over its limit.
+        case proxyHeader
     }
 
     public let code: Code

@@ -32,6 +32,12 @@ public struct TLSConfiguration: Sendable {
     /// Roles (from the `warren://ROLE/NAME` URI SAN) a peer certificate must carry; empty
     /// accepts any role. Each port accepts only its roles (peer port: `.node`).
     public var acceptedPeerRoles: Set<CertificateRole> = []
+    /// A last check of the verified peer certificate, run on every completed handshake
+    /// after the chain and role checks — resumed ones too (their certificate comes from
+    /// the ticket), so a serial revoked after the ticket was issued is still refused.
+    /// Returns why the peer is refused, or nil to accept. Called on the connection's event
+    /// loop: it must be fast and thread-safe (the node reads a locked revocation set).
+    public var peerCheck: (@Sendable (Certificate) -> String?)? = nil
 
     /// A configuration; every field can also be set afterwards.
     public init(

@@ -26,11 +26,15 @@ public final class TLSContext: @unchecked Sendable {
     public let certificate: Certificate?
     /// Roles a peer's certificate must name; empty accepts any (see TLSConfiguration).
     public let acceptedPeerRoles: Set<CertificateRole>
+    /// The configuration's last check of a peer certificate (revocation), if any.
+    public let peerCheck: (@Sendable (Certificate) -> String?)?
     /// The owned SSL_CTX, freed on deinit.
     let ctx: OpaquePointer
     /// Server ALPN list for the C select callback (2-byte LE length, then wire format);
     /// must outlive `ctx`'s handshakes, so engines hold their context strongly.
     private let alpnSelectList: UnsafeMutableRawBufferPointer?
+    /// The peer check handed to the C verify callback; released after `ctx` is freed.
+    private let peerCheckBox: Unmanaged<PeerCheckBox>?
 
     /// TLS 1.3 cipher suites in preference order (AES-128-GCM is fastest with AES-NI).
     static let cipherSuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
@@ -66,7 +70,10 @@ public final class TLSContext: @unchecked Sendable {
         guard leaf != nil || side == .client else {
             throw TLSError(.configuration, "a server needs certificateChainPEM and privateKeyPEM")
         }
-        try Self.installVerification(ctx, config, side: side)
+        let box = config.peerCheck.map { Unmanaged.passRetained(PeerCheckBox($0)) }
+        var boxOwned = true
+        defer { if boxOwned { box?.release() } }
+        try Self.installVerification(ctx, config, side: side, peerCheck: box)
         let alpn = try Self.installALPN(ctx, config.alpn, side: side)
 
         owned = false
@@ -74,13 +81,17 @@ public final class TLSContext: @unchecked Sendable {
         self.side = side
         self.certificate = leaf
         self.acceptedPeerRoles = config.acceptedPeerRoles
+        self.peerCheck = config.peerCheck
         self.certificateSerialHex = leaf?.serialHex
         self.alpnSelectList = alpn
+        self.peerCheckBox = box
+        boxOwned = false
     }
 
     deinit {
         SSL_CTX_free(ctx)
         alpnSelectList?.deallocate()
+        peerCheckBox?.release()
     }
 
     /// Loads the certificate chain and key; returns the leaf, or nil when neither is set.
@@ -122,7 +133,7 @@ public final class TLSContext: @unchecked Sendable {
 
     /// Trust roots and the verify mode: server per `clientAuth`, client per `verifyPeer`.
     private static func installVerification(
-        _ ctx: OpaquePointer, _ config: TLSConfiguration, side: Side
+        _ ctx: OpaquePointer, _ config: TLSConfiguration, side: Side, peerCheck: Unmanaged<PeerCheckBox>?
     ) throws(TLSError) {
         let mode: Int32
         switch (side, config.clientAuth) {
@@ -143,7 +154,12 @@ public final class TLSContext: @unchecked Sendable {
         } else if mode != SSL_VERIFY_NONE {
             throw TLSError(.configuration, "trustRootsPEM is required to verify the peer's certificate")
         }
-        SSL_CTX_set_verify(ctx, mode, nil)
+        if let peerCheck, mode != SSL_VERIFY_NONE {
+            // Safe: the box is retained by the context until after SSL_CTX_free (deinit).
+            warren_ssl_ctx_set_peer_check(ctx, mode, peerCheckTrampoline, peerCheck.toOpaque())
+        } else {
+            SSL_CTX_set_verify(ctx, mode, nil)
+        }
         SSL_CTX_set_verify_depth(ctx, verifyDepthMax)
     }
 
@@ -182,4 +198,20 @@ public final class TLSContext: @unchecked Sendable {
     private static func failure(_ operation: String) -> TLSError {
         TLSError(.configuration, "\(operation)\(OpenSSLSupport.drainErrors().map { ": \($0)" } ?? "")")
     }
+}
+
+/// Holds a configuration's peer check for the C verify callback.
+final class PeerCheckBox: Sendable {
+    let check: @Sendable (Certificate) -> String?
+    init(_ check: @escaping @Sendable (Certificate) -> String?) { self.check = check }
+}
+
+/// The C verify callback's call into Swift: 1 accepts the leaf, 0 refuses it (revoked).
+private let peerCheckTrampoline: warren_peer_check_fn = { arg, leaf in
+    guard let arg, let leaf else { return 1 }
+    // Safe: `arg` is the context's retained PeerCheckBox, alive while the context is.
+    let box = Unmanaged<PeerCheckBox>.fromOpaque(arg).takeUnretainedValue()
+    X509_up_ref(leaf)  // Certificate(owning:) takes one reference and frees it
+    guard let certificate = try? Certificate(owning: leaf) else { return 0 }  // fail closed
+    return box.check(certificate) == nil ? 1 : 0
 }

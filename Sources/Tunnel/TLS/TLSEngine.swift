@@ -77,11 +77,16 @@ final class TLSEngine {
 
     // MARK: Handshake
 
-    /// Why the verified peer may not use this port (its role), or nil when it may.
+    /// Why the verified peer may not use this port (its role, or the context's peer check
+    /// such as revocation), or nil when it may.
     private func roleRefusal() -> TLSError? {
+        let peer = peerCertificate
+        if let check = context.peerCheck, let peer, let why = check(peer) {
+            return TLSError(.peerVerification, "peer certificate \(peer.serialHex) refused: \(why)")
+        }
         let accepted = context.acceptedPeerRoles
         guard !accepted.isEmpty else { return nil }
-        let role = peerCertificate?.role
+        let role = peer?.role
         if let role, accepted.contains(role) { return nil }
         let names = accepted.map(\.rawValue).sorted().joined(separator: ", ")
         return TLSError(

@@ -2,8 +2,9 @@
 /// certificate), the HTTP/1.1 upgrade request, the 101 checked (RFC 6455 §4.1), then a
 /// `WebSocketChannel` on the same connection. Non-blocking, on an event loop.
 ///
-/// Not supported: an HTTP CONNECT proxy between client and server (it would need TLS to
-/// start on a connection that already carried plaintext, which `Connection` cannot do).
+/// Through an HTTP CONNECT proxy: open the tunnel first (`HTTPConnectProxy.open`,
+/// blocking, off the loop), then hand its socket to `connect(loop:connectedFD:…)`, which
+/// starts TLS on it.
 public enum WebSocketClient {
     /// Called once, on `loop`, with the open channel (set its callbacks here: bytes that
     /// arrived with the 101 are decoded at the end of this event) or why it failed.
@@ -45,8 +46,59 @@ public enum WebSocketClient {
             loop.execute { completion(.failure(failure)) }
             return
         }
+        upgrade(connection, request: request, key: key, offered: offered, peer: address.description,
+                configuration: configuration, completion: completion)
+    }
+
+    /// Like `connect(loop:address:…)` on a socket already connected to the server (a
+    /// CONNECT tunnel through a proxy): TLS, then the upgrade. `authority` is the
+    /// server's `HOST:PORT` (the `Host` field; its host is the default `serverName`).
+    /// Ownership of `fd` moves here; it is closed on failure.
+    public static func connect(
+        loop: EventLoop, connectedFD fd: Int32, authority: String, tls: TLSContext?, serverName: String? = nil,
+        path: String = "/", headers: HTTPHeaders = [:], protocol offered: String? = nil,
+        configuration: WebSocketConfiguration = .init(), completion: @escaping Completion
+    ) {
+        guard loop.inEventLoop else {
+            loop.execute {
+                connect(loop: loop, connectedFD: fd, authority: authority, tls: tls, serverName: serverName,
+                        path: path, headers: headers, protocol: offered, configuration: configuration,
+                        completion: completion)
+            }
+            return
+        }
+        let host = serverName ?? hostOf(authority)
+        let key = WebSocketHandshake.makeKey()
+        let request = WebSocketHandshake.clientRequest(
+            host: authority, path: path, key: key, protocol: offered, headers: headers)
+        let connection: Connection
+        do {
+            connection = try Connection(
+                loop: loop, connectedFD: fd, tls: tls, serverName: host, limits: configuration.connectionLimits)
+        } catch {
+            let failure = WebSocketClientUpgrade.map(error, peer: authority)
+            loop.execute { completion(.failure(failure)) }
+            return
+        }
+        upgrade(connection, request: request, key: key, offered: offered, peer: authority,
+                configuration: configuration, completion: completion)
+    }
+
+    /// `HOST` of `HOST:PORT` or `[V6]:PORT`.
+    static func hostOf(_ authority: String) -> String {
+        if authority.hasPrefix("["), let end = authority.firstIndex(of: "]") {
+            return String(authority[authority.index(after: authority.startIndex)..<end])
+        }
+        guard let colon = authority.lastIndex(of: ":") else { return authority }
+        return String(authority[..<colon])
+    }
+
+    private static func upgrade(
+        _ connection: Connection, request: [UInt8], key: String, offered: String?, peer: String,
+        configuration: WebSocketConfiguration, completion: @escaping Completion
+    ) {
         let upgrade = WebSocketClientUpgrade(
-            connection: connection, request: request, key: key, offered: offered, peer: address.description,
+            connection: connection, request: request, key: key, offered: offered, peer: peer,
             configuration: configuration, completion: completion)
         connection.delegate = upgrade
         do { try connection.start() } catch { connection.close(error) }

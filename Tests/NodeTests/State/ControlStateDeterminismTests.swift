@@ -89,6 +89,8 @@ private struct Scenario {
             cmd(.mappingRemove(.init(id: "m1")), user),
             cmd(.tunnelClose(.init(id: "t1", reason: .revocation)), user),
             cmd(.endpointDelete(.init(id: "e1")), user),
+            cmd(.memberDrain(.init(id: "n1", draining: true))),
+            cmd(.memberHealth(.init(id: "n1", alive: false))),
             cmd(.memberRemove(.init(id: "n1"))),
         ]
     }

@@ -8,6 +8,8 @@ import Tunnel
 final class EchoServer: @unchecked Sendable {
     let port: UInt16
     private let fd: Int32
+    /// Connections accepted so far (a target nobody maps must stay at 0).
+    let accepts = Counter()
 
     init() throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -25,10 +27,12 @@ final class EchoServer: @unchecked Sendable {
         }
         guard ok else { throw CommandError("echo server: bind failed") }
         port = UInt16(bigEndian: address.sin_port)
+        let accepts = accepts
         Thread.detachNewThread {
             while true {
                 let client = accept(fd, nil, nil)
                 guard client >= 0 else { return }
+                accepts.add()
                 Thread.detachNewThread {
                     var buffer = [UInt8](repeating: 0, count: 65536)
                     while true {

@@ -208,3 +208,57 @@ struct HTTPServerTests {
         #expect(reply.contains("GET /old [] 0 none"))
     }
 }
+
+/// Connections from a trusted load balancer start with a PROXY v2 header.
+@Suite("HTTP server behind a PROXY protocol load balancer", .serialized)
+struct HTTPServerProxyProtocolTests {
+    let header = ProxyProtocolV2.header(source: (0xCB00_7107, 4242), destination: (0x7F00_0001, 443))
+    let request = Array("GET /who HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n".utf8)
+
+    @Test func aTrustedPeersHeaderNamesTheClientEvenWhenItArrivesInPieces() throws {
+        let rig = try HTTPRig(proxyProtocolFrom: { $0 == "127.0.0.1" }, handler: echoHandler)
+        defer { rig.stop() }
+        let whole = try BlockingClient(port: rig.server.port)
+        try whole.send(header + request)
+        #expect(String(decoding: try whole.receive(1 << 16), as: UTF8.self).contains("GET /who [] 0 none 203.0.113.7:4242"))
+        // The header split mid-way and the request sent only after it: nothing more is read
+        // than the header, and the request that follows is parsed from its first byte.
+        let pieces = try BlockingClient(port: rig.server.port)
+        try pieces.send(Array(header.prefix(9)))
+        usleep(20_000)  // lets the server see the first piece alone (no correctness depends on it)
+        try pieces.send(Array(header.dropFirst(9)))
+        try pieces.send(request)
+        #expect(String(decoding: try pieces.receive(1 << 16), as: UTF8.self).contains("203.0.113.7:4242"))
+        // A LOCAL header (a health check) keeps the socket's peer.
+        let check = try BlockingClient(port: rig.server.port)
+        try check.send(ProxyProtocolV2.signature + [0x20, 0x00, 0x00, 0x00] + request)
+        #expect(String(decoding: try check.receive(1 << 16), as: UTF8.self).contains("none 127.0.0.1:"))
+    }
+
+    @Test func aTrustedPeerWithoutAHeaderIsCutAndAnUntrustedOneIsNotBelieved() throws {
+        let trusted = try HTTPRig(proxyProtocolFrom: { _ in true }, handler: echoHandler)
+        defer { trusted.stop() }
+        let bare = try BlockingClient(port: trusted.server.port)
+        try bare.send(request)
+        #expect(try bare.receive(1 << 16).isEmpty)  // closed without an answer
+        #expect(eventually { trusted.server.statistics.proxyHeaderFailures.load == 1 })
+
+        // Nobody trusted (the default): a header is just bytes that are not HTTP.
+        let untrusted = try HTTPRig(handler: echoHandler)
+        defer { untrusted.stop() }
+        let forged = try BlockingClient(port: untrusted.server.port)
+        try forged.send(header + request)
+        let reply = String(decoding: try forged.receive(1 << 16), as: UTF8.self)
+        #expect(reply.hasPrefix("HTTP/1.1 400 ") && !reply.contains("203.0.113.7"), "\(reply)")
+    }
+
+    @Test func aTrustedPeerThatNeverSendsTheHeaderIsCutAtTheHandshakeTimeout() throws {
+        let rig = try HTTPRig(
+            connectionLimits: ConnectionLimits(handshakeTimeoutNanos: 100_000_000), proxyProtocolFrom: { _ in true },
+            handler: echoHandler)
+        defer { rig.stop() }
+        let silent = try BlockingClient(port: rig.server.port, timeoutSeconds: 10)
+        #expect(try silent.receive(1 << 16).isEmpty)
+        #expect(rig.server.statistics.proxyHeaderFailures.load == 1)
+    }
+}

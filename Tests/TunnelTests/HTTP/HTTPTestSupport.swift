@@ -11,13 +11,13 @@ final class HTTPRig {
 
     init(
         tls: TLSContextProvider? = nil, limits: HTTPLimits = .init(), connectionLimits: ConnectionLimits = .init(),
-        loops: Int = 2, handler: @escaping HTTPServer.Handler
+        loops: Int = 2, proxyProtocolFrom: (@Sendable (String) -> Bool)? = nil, handler: @escaping HTTPServer.Handler
     ) throws {
         group = try EventLoopGroup(loopCount: loops)
         server = try HTTPServer(
             configuration: .init(
                 listen: try SocketAddress(parsing: "127.0.0.1:0"), tls: tls, limits: limits,
-                connectionLimits: connectionLimits),
+                connectionLimits: connectionLimits, proxyProtocolFrom: proxyProtocolFrom),
             group: group, handler: handler)
     }
 
