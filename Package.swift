@@ -31,7 +31,10 @@ let package = Package(
         // Raft: a pure core, its storage and its wire codec. Knows nothing of sockets.
         .target(name: "Consensus", swiftSettings: strict),
         // The `warren` executable: composes Tunnel and Consensus.
-        .executableTarget(name: "Node", dependencies: ["Tunnel", "Consensus"], swiftSettings: strict),
+        // The console's static files are compiled in (Sources/Node/Console/Static).
+        .executableTarget(
+            name: "Node", dependencies: ["Tunnel", "Consensus"], resources: [.embedInCode("Console/Static")],
+            swiftSettings: strict),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel"], swiftSettings: strict),
         .testTarget(
             name: "ConsensusTests", dependencies: ["Consensus"], exclude: ["Transcripts/testdata"],

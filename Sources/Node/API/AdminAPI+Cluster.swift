@@ -83,6 +83,15 @@ extension AdminAPI {
         var members: [Member]
         var links: [String]
         var certificate: CertificateView
+        /// What this node trusts: `steady` (one CA) or `overlap` (a CA rotation is under
+        /// way), the CA fingerprints (16 hex, old first) and how many serials are revoked.
+        var trust: TrustView? = nil
+    }
+
+    struct TrustView: Codable, Sendable {
+        var phase: String
+        var cas: [String]
+        var revokedSerials: Int
     }
 
     func status(_ call: APICall) {
@@ -109,7 +118,11 @@ extension AdminAPI {
                 leader: core.leader == 0 ? nil : controller.apiName(of: core.leader), term: core.term,
                 commitIndex: core.commitIndex, appliedIndex: status.appliedIndex, lastIndex: core.lastIndex,
                 members: members, links: links,
-                certificate: .init(serial: certificate.serialHex, notAfter: certificate.notAfter))
+                certificate: .init(serial: certificate.serialHex, notAfter: certificate.notAfter),
+                trust: .init(
+                    phase: controller.tls.authorities.count > 1 ? "overlap" : "steady",
+                    cas: controller.tls.authorities.map { String($0.fingerprintHex.lowercased().prefix(16)) },
+                    revokedSerials: state.trust.revokedSerials.count))
             // Each member's certificate, asked in parallel off the Raft loop (1 s budget).
             DispatchQueue.global().async {
                 var view = base

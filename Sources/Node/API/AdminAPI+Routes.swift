@@ -5,6 +5,15 @@ extension AdminAPI {
         Route(method: "GET", segments: ["healthz"], access: .open) { api, call in api.healthz(call) },
         Route(method: "GET", segments: ["readyz"], access: .open) { api, call in api.readyz(call) },
         Route(method: "GET", segments: ["metrics"], access: .open) { api, call in api.metricsText(call) },
+        // The web console (static files) and who the signed-in caller is.
+        Route(method: "GET", segments: [], access: .open) { api, call in api.consoleFile(call, name: "index.html") },
+        Route(method: "GET", segments: ["ui"], access: .open) { api, call in
+            api.consoleFile(call, name: "index.html")
+        },
+        Route(method: "GET", segments: ["ui", ":file"], access: .open) { api, call in
+            api.consoleFile(call, name: call.param("file"))
+        },
+        Route(method: "GET", segments: ["v1", "whoami"], access: .signedIn) { api, call in api.whoami(call) },
         // Sign in.
         Route(method: "POST", segments: ["v1", "login"], access: .open) { api, call in api.login(call) },
         // Connector enrolment (the connect secret is the credential).

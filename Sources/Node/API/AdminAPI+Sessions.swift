@@ -64,7 +64,7 @@ extension AdminAPI {
             _ = call.responder.upgradeToWebSocket(call.request, protocol: WebSocketHandshake.muxProtocol) { channel in
                 let holder = BridgeHolder()
                 let bridge = MuxBridge(
-                    channel: channel, configuration: MuxConfiguration(role: .server),
+                    channel: channel, configuration: TunnelMux.configuration(.server),
                     onOpen: { descriptor in
                         Self.gatewayDecision(descriptor, tunnelId: tunnelId, connectorId: connectorId, hub: hub, log: log)
                     },
@@ -114,7 +114,7 @@ extension AdminAPI {
         call.onFinish(101)
         _ = call.responder.upgradeToWebSocket(call.request, protocol: WebSocketHandshake.muxProtocol) { channel in
             _ = MuxBridge(
-                channel: channel, configuration: MuxConfiguration(role: .server),
+                channel: channel, configuration: TunnelMux.configuration(.server),
                 onOpen: { descriptor in hub.acceptRelayedStream(descriptor) },
                 onClose: { reason in log.info("relay link from node closed", ["node": peer, "reason": reason]) })
         }

@@ -11,6 +11,8 @@ final class AdminAPI: Sendable {
         case open
         /// A signed-in user or admin certificate whose role grants the permission.
         case permission(Permission)
+        /// Any signed-in user or admin certificate, whatever its role (`/v1/whoami`).
+        case signedIn
         /// A node certificate (node-to-node calls).
         case node
         /// A connector certificate (its mapping list and session); the handler checks it
@@ -100,7 +102,7 @@ final class AdminAPI: Sendable {
                 return refuse(.forbidden("this route is for connectors (a connector certificate is required)"))
             }
             principal = Principal(.connector, certificate.roleName ?? "")
-        case .permission(let permission):
+        case .permission, .signedIn:
             let identity: Authenticator.Identity?
             do { identity = try authenticator.identify(request, now: Int64(Date().timeIntervalSince1970)) } catch {
                 return refuse(error)
@@ -114,7 +116,7 @@ final class AdminAPI: Sendable {
                 principal = p
                 role = .admin
             case .user(let p, let r):
-                guard r.allows(permission) else {
+                if case .permission(let permission) = route.access, !r.allows(permission) {
                     return refuse(.forbidden("role \(r.rawValue) may not \(permission.rawValue)"))
                 }
                 principal = p

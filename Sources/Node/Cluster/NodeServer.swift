@@ -80,8 +80,10 @@ final class NodeServer: @unchecked Sendable {
                     syncTrust()
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 case .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorStatus, .forwardAdd,
-                    .forwardRemove, .endpointCreate, .endpointDelete, .endpointAssociate, .endpointUnassociate:
-                    // A committed close/expiry/revocation ends this node's sessions now.
+                    .forwardRemove, .endpointCreate, .endpointDelete, .endpointAssociate, .endpointUnassociate,
+                    .tunnelCreate, .connectorEnrol, .connectorRenew:
+                    // A committed close/expiry/revocation ends this node's sessions now; every
+                    // change stream decisions read reaches the hub's view (ConnectorConfigWatch) at once.
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 default: break
                 }

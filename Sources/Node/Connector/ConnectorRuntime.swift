@@ -117,7 +117,7 @@ final class ConnectorRuntime: @unchecked Sendable {
 
     private func attach(_ channel: WebSocketChannel, address: String) {
         let bridge = MuxBridge(
-            channel: channel, configuration: MuxConfiguration(role: .client),
+            channel: channel, configuration: TunnelMux.configuration(.client),
             onOpen: { [self] descriptor in decide(descriptor) },
             onStreamEvent: { [log] event in log.debug("stream", ["event": "\(event)"]) },
             onClose: { [self] reason in

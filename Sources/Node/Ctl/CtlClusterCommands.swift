@@ -16,6 +16,14 @@ extension AdminAPI.StatusView {
         return table
     }
 
+    /// `Trust: steady (CA …), 2 revoked serials`, or the overlap of a CA rotation.
+    var trustLine: String {
+        guard let trust else { return "" }
+        let cas = trust.phase == "overlap" ? "old CA \(trust.cas.first ?? "?") → new CA \(trust.cas.last ?? "?")"
+            : "CA \(trust.cas.first ?? "?")"
+        return "Trust:       \(trust.phase) (\(cas)), \(trust.revokedSerials) revoked serials\n"
+    }
+
     func render(now: Int64) -> String {
         """
         Node:        \(node) (\(role))
@@ -23,7 +31,7 @@ extension AdminAPI.StatusView {
         Term:        \(term)
         Commit:      \(commitIndex)   Applied: \(appliedIndex)   Last: \(lastIndex)
         Certificate: serial \(certificate.serial), expires \(CtlTime.expiry(certificate.notAfter * 1000, now: now))
-
+        \(trustLine)
         """ + membersTable.render()
     }
 }

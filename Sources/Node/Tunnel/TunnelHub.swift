@@ -239,7 +239,7 @@ final class TunnelHub: @unchecked Sendable {
                 failWaiting(holder, "relay to \(holder): \(error)")
             case .success(let channel):
                 let bridge = MuxBridge(
-                    channel: channel, configuration: MuxConfiguration(role: .client),
+                    channel: channel, configuration: TunnelMux.configuration(.client),
                     onOpen: { _ in .refuse(code: .refused, reason: "relay links carry streams one way") },
                     onClose: { [weak self] reason in self?.relayClosed(holder, reason) })
                 let pending = registry.withLock { r -> [(fd: Int32, remote: String, descriptor: StreamDescriptor)] in

@@ -66,6 +66,12 @@ struct AdminAPITests {
                     #expect(status != 401 && status != 403, "\(label)")
                 case .node, .connector:
                     #expect(status == 403, "\(label)")
+                case .signedIn:
+                    if role(caller) != nil {
+                        #expect(status == 200, "\(label)")
+                    } else {
+                        #expect(status == 401 && node.errorCode(response) == "unauthenticated", "\(label)")
+                    }
                 case .permission(let permission):
                     if let role = role(caller) {
                         if role.allows(permission) {

@@ -10,7 +10,9 @@ final class TestNode: @unchecked Sendable {
     let server: NodeServer
     let port: UInt16
 
-    init(name: String = "n1", snapshotEveryEntries: Int = 10_000, reuse existing: String? = nil) throws {
+    init(
+        name: String = "n1", snapshotEveryEntries: Int = 10_000, reuse existing: String? = nil, extraConfig: String = ""
+    ) throws {
         dir = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("warren-api-\(UUID().uuidString)").path
         pki = dir + "/pki"
         if existing == nil { _ = try PKIInitCommand.perform(
@@ -21,7 +23,7 @@ final class TestNode: @unchecked Sendable {
              "listen": {"api": "127.0.0.1:0", "peer": "127.0.0.1:0"},
              "members": [{"id": "\(name)", "api": "127.0.0.1:0", "peer": "127.0.0.1:0"}],
              "raft": {"electionTicks": 10, "heartbeatTicks": 2, "snapshotEveryEntries": \(snapshotEveryEntries)},
-             "loops": 1}
+             "loops": 1\(extraConfig.isEmpty ? "" : ", " + extraConfig)}
             """
         let config = try NodeConfig.parse(Data(json.utf8), relativeTo: dir)
         server = try NodeServer(config: config, log: NodeLog(node: name, minimum: .error))
@@ -48,11 +50,12 @@ final class TestNode: @unchecked Sendable {
     }
 
     /// One request on a fresh connection.
-    func call(_ method: String, _ path: String, body: String = "", as credential: Credential = .none) throws
-        -> HTTPClientResponse
-    {
+    func call(
+        _ method: String, _ path: String, body: String = "", as credential: Credential = .none,
+        headers extra: HTTPHeaders = [:]
+    ) throws -> HTTPClientResponse {
         var tls = TLSConfiguration(trustRootsPEM: try String(contentsOfFile: "\(pki)/ca.pem", encoding: .utf8))
-        var headers: HTTPHeaders = [:]
+        var headers = extra
         switch credential {
         case .none: break
         case .adminCertificate:

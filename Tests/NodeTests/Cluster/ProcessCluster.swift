@@ -16,6 +16,8 @@ final class ProcessCluster: @unchecked Sendable {
     let binary: String
     private(set) var members: [String: Member] = [:]
     private var processes: [String: Process] = [:]
+    /// More top-level config keys for every node, e.g. `"certificates":{…}` (no leading comma).
+    var extraConfig = ""
 
     /// Makes the PKI for `names` (all nodes that will ever join) and picks their ports.
     init(names: [String]) throws {
@@ -45,7 +47,7 @@ final class ProcessCluster: @unchecked Sendable {
         let config = """
             {"id":"\(name)","pki":"\(dir)/pki","dataDir":"\(dir)/data/\(name)",
              "listen":{"api":"127.0.0.1:\(member.apiPort)","peer":"127.0.0.1:\(member.peerPort)"},
-             "members":[\(list)],"join":\(join),"loops":1,"mappingHost":"\(mappingHost(name))"}
+             "members":[\(list)],"join":\(join),"loops":1,"mappingHost":"\(mappingHost(name))"\(extraConfig.isEmpty ? "" : "," + extraConfig)}
             """
         try config.write(toFile: "\(dir)/\(name).json", atomically: true, encoding: .utf8)
         let process = Process()
