@@ -167,10 +167,15 @@ public final class MuxBridge: @unchecked Sendable {
     /// WebSocket backs up, and closes the channel once the session is over.
     func flush() {
         if session.hasOutput && channel.isOpen {
-            let output = session.takeOutput()
+            var output = session.takeOutput()
             let headroom = session.configuration.outputHeadroomBytes
-            output.withUnsafeBytes { all in
-                _ = channel.send(binary: UnsafeRawBufferPointer(rebasing: all[headroom...]))
+            if headroom >= WebSocketFrameEncoder.headerBytesMax {
+                // The session left room for the frame header: one write, no copy.
+                output.withUnsafeMutableBytes { all in _ = channel.send(binaryInPlace: all, headroom: headroom) }
+            } else {
+                output.withUnsafeBytes { all in
+                    _ = channel.send(binary: UnsafeRawBufferPointer(rebasing: all[headroom...]))
+                }
             }
             statistics.messagesSent.increment()
             session.recycleOutput(output)
