@@ -51,6 +51,9 @@ public final class MuxBridge: @unchecked Sendable {
     var channelClosed = false
     /// Why the bridge ends, reported by `onClose` (else the channel's own close report).
     var closeReason: String?
+    /// Called on the loop when the peer sends GOAWAY (code and reason): it will open no
+    /// new streams and refuses ours; live streams go on. Set on the loop, right after init.
+    public var onPeerGoAway: ((MuxErrorCode, String) -> Void)?
 
     /// Starts a session on `channel` (sends HELLO). Call on `channel.loop`.
     ///
