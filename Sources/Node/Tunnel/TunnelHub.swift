@@ -48,6 +48,8 @@ final class TunnelHub: @unchecked Sendable {
         /// Tunnels whose clients this node carried over relay links: when one closes,
         /// this node ends those streams itself rather than waiting for the holder's end.
         var relayedTunnels: Set<String> = []
+        /// Clients waiting while the tunnel's connector re-homes (TunnelHub+Parking.swift).
+        var parked: [String: [ParkedClient]] = [:]
     }
 
     let registry = Mutex(Registry())
@@ -174,6 +176,7 @@ final class TunnelHub: @unchecked Sendable {
             return wanted.values.filter { r.listeners[$0.id] == nil }.sorted { $0.id < $1.id }
         }
         endRelayedStreams(state, nowMs: nowMs)
+        releaseParked()
         for listener in toStop { listener.stop() }
         for (bridge, reason) in toClose {
             bridge.close(reason: reason)
@@ -218,6 +221,7 @@ final class TunnelHub: @unchecked Sendable {
             session.bridge.carry(acceptedFD: fd, descriptor: descriptor.encoded, remoteAddress: remote)
             return
         }
+        if park(fd: fd, remote: remote, descriptor: descriptor) { return }
         relay(fd: fd, remote: remote, descriptor: descriptor)
     }
 
@@ -226,7 +230,7 @@ final class TunnelHub: @unchecked Sendable {
     /// No session of the tunnel here: carry the client to the node that holds one, over
     /// a node-to-node relay link (a mux over a WebSocket with node certificates on both
     /// ends). That node checks the tunnel is open and hands the stream to its session.
-    private func relay(fd: Int32, remote: String, descriptor: StreamDescriptor) {
+    func relay(fd: Int32, remote: String, descriptor: StreamDescriptor) {
         enum Next { case carry(MuxBridge), dial(String, String), wait, refuse(String) }
         let next = registry.withLock { r -> Next in
             r.relayedTunnels.insert(descriptor.tunnel)
@@ -317,9 +321,9 @@ final class TunnelHub: @unchecked Sendable {
             return .refuse(code: .refused, reason: "unreadable stream descriptor")
         }
         let listener = registry.withLock { r -> StreamListener? in
-            guard !r.closed.contains(descriptor.tunnel),
-                r.sessions[descriptor.tunnel]?.contains(where: { !$0.goingAway }) == true
-            else {
+            // A session going away still counts: the stream re-enters the listener, which
+            // parks it until the connector's new session is known (TunnelHub+Parking.swift).
+            guard !r.closed.contains(descriptor.tunnel), r.sessions[descriptor.tunnel]?.isEmpty == false else {
                 return nil
             }
             return r.listeners[descriptor.listenerKey]?.listener
