@@ -57,7 +57,8 @@ extension ConnectorRuntime {
     /// final reason); a retiring one (sent away earlier) just goes.
     func sessionEnded(_ generation: Int, address: String, reason: String) {
         let current = state.withLock { s -> Bool in
-            s.retiring[generation] = nil
+            // A retiring session's end is expected: the new one is (being) opened already.
+            if s.retiring.removeValue(forKey: generation) != nil { return false }
             guard s.generation == generation else { return false }
             s.bridge = nil
             return true

@@ -3,8 +3,8 @@ import Glibc
 import Tunnel
 
 /// Clients that arrive while a tunnel's connector is re-homing. This node's sessions of
-/// the tunnel are going away (GOAWAY sent, no new streams) and the cluster does not yet
-/// know where the connector's new session is: instead of refusing the client, the node
+/// the tunnel are going away (GOAWAY sent, no new streams), or no node is recorded as
+/// holding one yet: instead of refusing the client, the node
 /// holds its socket until the next reconcile that can place it — a new session here, or
 /// the new holder recorded in the replicated state (then the relay) — or until
 /// `parkedMillisMax`, then closes it. Bounded: at most `parkedMax` sockets per node.
@@ -26,8 +26,12 @@ extension TunnelHub {
         let parked = registry.withLock { r -> Bool in
             let tunnel = descriptor.tunnel
             guard !r.closed.contains(tunnel) else { return false }
+            // Only sessions going away here, or no holder known (a connector between two
+            // sessions: the old one ended, the new one is not recorded yet), or the state
+            // still naming this node: wait for the next reconcile rather than refuse.
             let goingAwayHere = r.sessions[tunnel]?.isEmpty == false
-            guard goingAwayHere || r.holderOf[tunnel] == nodeID else { return false }
+            let holder = r.holderOf[tunnel]
+            guard goingAwayHere || holder == nil || holder == nodeID else { return false }
             guard r.parked.values.reduce(0, { $0 + $1.count }) < Self.parkedMax else { return false }
             r.parked[tunnel, default: []].append(
                 ParkedClient(fd: fd, remote: remote, descriptor: descriptor, deadlineNanos: deadline))
