@@ -67,6 +67,10 @@ extension AdminAPI {
             var active: Bool?
             /// The member's current node certificate, as it reports it (nil: unreachable).
             var certificate: CertificateView?
+            /// Placement flags (docs/ARCHITECTURE.md, "Placement"): an operator drained it,
+            /// or the leader found it unreachable. Either way it owns no tunnels.
+            var draining: Bool?
+            var down: Bool?
         }
         struct CertificateView: Codable, Sendable {
             var serial: String
@@ -111,7 +115,8 @@ extension AdminAPI {
                 return StatusView.Member(
                     id: name, voter: core.conf.voters.contains(id), api: record?.apiAddress ?? configured?.api,
                     peer: record?.peerAddress ?? configured?.peer, match: progress?.match,
-                    active: id == core.id ? true : progress?.recentActive)
+                    active: id == core.id ? true : progress?.recentActive, draining: record?.draining,
+                    down: record?.down)
             }.sorted { $0.id < $1.id }
             let base = StatusView(
                 node: controller.config.id, role: core.role.rawValue,

@@ -5,12 +5,14 @@ typealias CtlStatusView = AdminAPI.StatusView
 
 extension AdminAPI.StatusView {
     var membersTable: TextTable {
-        var table = TextTable(["ID", "KIND", "API", "PEER", "MATCH", "ACTIVE", "LEADER"])
+        var table = TextTable(["ID", "KIND", "API", "PEER", "MATCH", "ACTIVE", "PLACEMENT", "LEADER"])
         for member in members.sorted(by: { $0.id < $1.id }) {
             table.add([
                 member.id, member.voter ? "voter" : "learner", CtlOutput.orDash(member.api),
                 CtlOutput.orDash(member.peer), member.match.map(String.init) ?? "-",
-                member.active.map { $0 ? "yes" : "no" } ?? "-", member.id == leader ? "*" : "",
+                member.active.map { $0 ? "yes" : "no" } ?? "-",
+                member.draining == true ? "draining" : member.down == true ? "down" : "ready",
+                member.id == leader ? "*" : "",
             ])
         }
         return table
