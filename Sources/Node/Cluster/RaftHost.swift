@@ -244,8 +244,9 @@ private final class AppliedIndexTracker: RaftStateMachine {
     var onApplied: ((UInt64) -> Void)?
     init(_ inner: any RaftStateMachine) { self.inner = inner }
 
-    func apply(_ entry: Entry) -> [UInt8] {
-        let result = inner.apply(entry)
+    func apply(_ entry: Entry) -> [UInt8] { apply(entry, resultWanted: true) }
+    func apply(_ entry: Entry, resultWanted: Bool) -> [UInt8] {
+        let result = inner.apply(entry, resultWanted: resultWanted)
         onApplied?(entry.index)
         return result
     }
