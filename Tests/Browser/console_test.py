@@ -360,6 +360,7 @@ def sessions(c):
         print("     (GET /v1/sessions is not on this build: checked the page shows the API's error)")
         return
     token = c.state["admin_token"]
+    step_started = int(time.time() * 1000) - 1000
     echo = EchoServer()
     state_dir = tempfile.mkdtemp(prefix="warren-console-connector-")
     connector = subprocess.Popen(
@@ -387,7 +388,7 @@ def sessions(c):
         assert "tunnel stays open" in text, text
         c.click("#confirm-ok")
         c.wait_render(before, "sessions")
-        assert not c.exists("#sessions"), "the killed session is gone from the list"
+        assert not c.exists("#sessions tbody tr"), "the killed session is gone from the list"
         client.settimeout(10)
         try:
             ended = client.recv(16) == b""
@@ -396,6 +397,16 @@ def sessions(c):
         assert ended, "the killed session's connection stayed open"
         status, detail, _ = c.api("GET", f"/v1/tunnels/{c.state['open_tunnel']}", token=token)
         assert detail["tunnel"]["state"] == "open", detail
+        # Session records reach the audit in batches (about a second later): wait for them
+        # here, so they cannot land inside the audit step's window of exactly 45 records.
+        deadline = time.time() + 15
+        while True:
+            status, page, _ = c.api("GET", f"/v1/audit?since={step_started}&limit=1000", token=token)
+            actions = {r["action"] for r in page.get("records", [])}
+            if {"session.close", "session.kill"} <= actions or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert {"session.close", "session.kill"} <= actions, actions
     finally:
         if client:
             client.close()

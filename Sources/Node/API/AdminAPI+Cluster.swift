@@ -67,6 +67,10 @@ extension AdminAPI {
             var active: Bool?
             /// The member's current node certificate, as it reports it (nil: unreachable).
             var certificate: CertificateView?
+            /// Placement flags (docs/ARCHITECTURE.md, "Placement"): an operator drained it,
+            /// or the leader found it unreachable. Either way it owns no tunnels.
+            var draining: Bool?
+            var down: Bool?
         }
         struct CertificateView: Codable, Sendable {
             var serial: String
@@ -83,6 +87,15 @@ extension AdminAPI {
         var members: [Member]
         var links: [String]
         var certificate: CertificateView
+        /// What this node trusts: `steady` (one CA) or `overlap` (a CA rotation is under
+        /// way), the CA fingerprints (16 hex, old first) and how many serials are revoked.
+        var trust: TrustView? = nil
+    }
+
+    struct TrustView: Codable, Sendable {
+        var phase: String
+        var cas: [String]
+        var revokedSerials: Int
     }
 
     func status(_ call: APICall) {
@@ -102,14 +115,19 @@ extension AdminAPI {
                 return StatusView.Member(
                     id: name, voter: core.conf.voters.contains(id), api: record?.apiAddress ?? configured?.api,
                     peer: record?.peerAddress ?? configured?.peer, match: progress?.match,
-                    active: id == core.id ? true : progress?.recentActive)
+                    active: id == core.id ? true : progress?.recentActive, draining: record?.draining,
+                    down: record?.down)
             }.sorted { $0.id < $1.id }
             let base = StatusView(
                 node: controller.config.id, role: core.role.rawValue,
                 leader: core.leader == 0 ? nil : controller.apiName(of: core.leader), term: core.term,
                 commitIndex: core.commitIndex, appliedIndex: status.appliedIndex, lastIndex: core.lastIndex,
                 members: members, links: links,
-                certificate: .init(serial: certificate.serialHex, notAfter: certificate.notAfter))
+                certificate: .init(serial: certificate.serialHex, notAfter: certificate.notAfter),
+                trust: .init(
+                    phase: controller.tls.authorities.count > 1 ? "overlap" : "steady",
+                    cas: controller.tls.authorities.map { String($0.fingerprintHex.lowercased().prefix(16)) },
+                    revokedSerials: state.trust.revokedSerials.count))
             // Each member's certificate, asked in parallel off the Raft loop (1 s budget).
             DispatchQueue.global().async {
                 var view = base

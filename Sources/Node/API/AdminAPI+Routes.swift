@@ -30,6 +30,9 @@ extension AdminAPI {
         Route(method: "GET", segments: ["v1", "connect", ":id", "session"], access: .connector) { api, call in
             api.connectorSession(call)
         },
+        Route(method: "GET", segments: ["v1", "connect", ":id", "route"], access: .connector) { api, call in
+            api.connectorRoute(call)
+        },
         Route(method: "GET", segments: ["v1", "connect", ":id", "trust"], access: .connector) { api, call in
             api.connectorTrust(call)
         },
@@ -114,6 +117,16 @@ extension AdminAPI {
         Route(
             method: "POST", segments: ["v1", "connectors", ":id", "revoke"], access: .permission(.connectorsRevoke)
         ) { api, call in api.write(call, .connectorRevoke(.init(id: call.param("id")))) },
+        // Sessions and draining (AdminAPI+SessionList.swift).
+        Route(method: "GET", segments: ["v1", "sessions"], access: .permission(.sessionsRead)) { api, call in
+            api.listSessions(call)
+        },
+        Route(method: "DELETE", segments: ["v1", "sessions", ":id"], access: .permission(.sessionsKill)) {
+            api, call in api.killSession(call)
+        },
+        Route(method: "POST", segments: ["v1", "nodes", ":id", "drain"], access: .permission(.clusterWrite)) {
+            api, call in api.drainNode(call)
+        },
         // Certificates: CA rotation, node revocation.
         Route(method: "GET", segments: ["v1", "cert", "rotate-ca"], access: .permission(.clusterRead)) { api, call in
             api.rotateCAStatus(call)
@@ -156,6 +169,12 @@ extension AdminAPI {
         },
         Route(method: "GET", segments: ["v1", "internal", "tunnel-receipt"], access: .node) { api, call in
             api.internalTunnelReceipt(call)
+        },
+        Route(method: "GET", segments: ["v1", "internal", "sessions"], access: .node) { api, call in
+            api.internalSessions(call)
+        },
+        Route(method: "DELETE", segments: ["v1", "internal", "sessions", ":id"], access: .node) { api, call in
+            api.internalKillSession(call)
         },
         Route(method: "GET", segments: ["v1", "internal", "node-info"], access: .node) { api, call in
             api.internalNodeInfo(call)

@@ -51,13 +51,21 @@ extension AdminAPI {
         let log = self.log
         let audit = hub.audit
         let sessionKey = AdminAPI.newID("s")
+        let stay = call.request.query["stay"] == "1"
+        let nodeID = self.nodeID
         controller.read(stale: false, { state in
-            Self.connectorAllowed(state, connectorId: connectorId, serial: serial, tunnelId: tunnelId, nowMs: now)
+            Self.connectorAllowed(state, connectorId: connectorId, serial: serial, tunnelId: tunnelId, nowMs: now).map {
+                TunnelHub.landing(tunnelId: tunnelId, stay: stay, selfID: nodeID, members: state.members)
+            }
         }) { result in
             switch result {
             case .failure(let error), .success(.failure(let error)):
                 return call.fail(error)
-            case .success(.success):
+            case .success(.success(.redirect(let owner, let api))):
+                return call.send(Self.redirect(tunnelId: tunnelId, owner: owner, api: api))
+            case .success(.success(.refuseDraining)):
+                return call.fail(APIError(503, "draining", "node \(nodeID) is draining; connect to another node"))
+            case .success(.success(.accept)):
                 break
             }
             call.onFinish(101)
@@ -78,7 +86,7 @@ extension AdminAPI {
                         log.info("connector session down", ["tunnel": tunnelId, "connector": connectorId, "reason": reason])
                     })
                 holder.bridge = bridge
-                if hub.attach(tunnelId: tunnelId, connectorId: connectorId, bridge: bridge) {
+                if hub.attach(tunnelId: tunnelId, connectorId: connectorId, bridge: bridge, key: sessionKey) {
                     self.recordConnectorStatus(connectorId, .online)
                 } else {
                     bridge.close(reason: "tunnel \(tunnelId) is closed")
@@ -89,6 +97,47 @@ extension AdminAPI {
 }
 
 extension AdminAPI {
+    /// The redirect of a connector to its tunnel's owner: `307`, `Location` = the owner's
+    /// session URL with `stay=1` (so the owner holds it whatever it believes), and
+    /// `Warren-Owner` = the owner's id (docs/PROTOCOL.md, "Redirect to the owner").
+    static func redirect(tunnelId: String, owner: String, api: String) -> HTTPResponse {
+        var response = APIError(.temporaryRedirect, "redirect", "tunnel \(tunnelId) is held by \(owner) at \(api)").response
+        response.headers.replaceOrAdd(name: "Location", value: "https://\(api)/v1/connect/\(tunnelId)/session?stay=1")
+        response.headers.replaceOrAdd(name: "Warren-Owner", value: owner)
+        return response
+    }
+
+    /// `GET /v1/connect/:id/route`: the members a connector may dial and the tunnel's
+    /// owner, so it can re-home when the node it knows is gone.
+    func connectorRoute(_ call: APICall) {
+        let tunnelId = call.param("id")
+        let (connectorId, serial) = connectorIdentity(call)
+        let now = APICall.nowMillis()
+        let nodeID = self.nodeID
+        read(call) { state -> Result<ConnectorRouteView, APIError> in
+            Self.connectorAllowed(state, connectorId: connectorId, serial: serial, tunnelId: tunnelId, nowMs: now).map {
+                ConnectorRouteView(
+                    node: nodeID, owner: Placement.owner(of: tunnelId, in: state),
+                    members: state.members.values.sorted { $0.id < $1.id }.map {
+                        .init(id: $0.id, api: $0.apiAddress, ready: $0.isReady)
+                    })
+            }
+        }
+    }
+
+    struct ConnectorRouteView: Codable, Sendable {
+        struct Member: Codable, Sendable {
+            var id: String
+            var api: String
+            var ready: Bool
+        }
+        /// The node answering.
+        var node: String
+        /// The tunnel's owner now (nil: no member is ready).
+        var owner: String?
+        var members: [Member]
+    }
+
     /// Records where a connector's session is (replicated, so `connector list` on any
     /// node shows it online and on which node). Fire and forget: the session does not wait.
     func recordConnectorStatus(_ connectorId: String, _ status: ConnectorRecord.Status) {

@@ -26,6 +26,8 @@ final class NodeServer: @unchecked Sendable {
     private var isShutDown = false
     /// Leader duties in flight (loop-confined to the Raft loop): one of each at a time.
     private var dutiesPending: Set<String> = []
+    /// The leader's view of which members are alive, for placement (Raft loop only).
+    private var health = MemberHealthTracker()
     /// The trust bundle last applied to the TLS contexts (Raft loop only; NodeServer+Trust.swift).
     var appliedTrust: TrustBundle?
 
@@ -72,7 +74,7 @@ final class NodeServer: @unchecked Sendable {
                 guard let self, let command else { return }
                 switch command.op {
                 case .jwtRotate: authenticator.update(machine.state.jwtKey)
-                case .memberSet, .memberRemove:
+                case .memberSet, .memberRemove, .memberDrain, .memberHealth:
                     refreshPeers()
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 case .connectorRevoke, .trustRevokeSerial, .trustSetCAs:
@@ -80,8 +82,10 @@ final class NodeServer: @unchecked Sendable {
                     syncTrust()
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 case .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorStatus, .forwardAdd,
-                    .forwardRemove, .endpointCreate, .endpointDelete, .endpointAssociate, .endpointUnassociate:
-                    // A committed close/expiry/revocation ends this node's sessions now.
+                    .forwardRemove, .endpointCreate, .endpointDelete, .endpointAssociate, .endpointUnassociate,
+                    .tunnelCreate, .connectorEnrol, .connectorRenew:
+                    // A committed close/expiry/revocation ends this node's sessions now; every
+                    // change stream decisions read reaches the hub's view (ConnectorConfigWatch) at once.
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 default: break
                 }
@@ -156,9 +160,16 @@ final class NodeServer: @unchecked Sendable {
     /// record the configured members' addresses, and close expired tunnels through a
     /// committed entry. Raft loop.
     private func leaderDuties() {
-        guard raft.statusOnLoop.driver.core.role == .leader else { return }
-        let state = machine.state
+        let (status, links) = raft.statusOnLoop
+        let isLeader = status.core.role == .leader
         let now = APICall.nowMillis()
+        let changes = health.step(
+            nowMs: now, isLeader: isLeader, selfID: config.id, members: machine.state.members, linked: Set(links))
+        guard isLeader else { return }
+        for change in changes {
+            propose("health:\(change.id)", .memberHealth(.init(id: change.id, alive: change.alive)))
+        }
+        let state = machine.state
         if state.jwtKey == nil {
             propose("jwt", .jwtRotate(.init(keyId: AdminAPI.newID("k"), keyB64: Base64URL.encode(SecureRandom.bytes(32)))))
         }

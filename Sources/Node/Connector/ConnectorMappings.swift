@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 internal import Synchronization
 import Tunnel
@@ -198,7 +199,10 @@ final class ConnectorMappings: @unchecked Sendable {
         }
     }
 
-    /// Stops every listener and the watch (it exits after its current request).
+    /// Stops every listener and the watch (it exits after its current request). Safe
+    /// from any thread, an event loop included: the listeners are stopped on another
+    /// thread, because `StreamListener.stop` waits for every loop of the group (a final
+    /// session close calls this from its bridge's loop).
     func stop() {
         let listeners = state.withLock { s -> [StreamListener] in
             s.stopped = true
@@ -206,7 +210,10 @@ final class ConnectorMappings: @unchecked Sendable {
             defer { s.listeners.removeAll() }
             return s.listeners.values.map(\.listener)
         }
-        for listener in listeners { listener.stop() }
+        guard !listeners.isEmpty else { return }
+        DispatchQueue.global().async {
+            for listener in listeners { listener.stop() }
+        }
     }
 
     /// The long poll: while not stopped, ask the session's node for the next change.

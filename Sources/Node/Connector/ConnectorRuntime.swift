@@ -12,20 +12,26 @@ final class ConnectorRuntime: @unchecked Sendable {
     let identity: ConnectorIdentity
     let stateDir: String
     let log: NodeLog
-    private let group: EventLoopGroup
+    let group: EventLoopGroup
     /// The client context new connections take; renewal swaps it (live sessions keep theirs).
-    private let tls: TLSContextProvider
+    let tls: TLSContextProvider
     /// Certificate renewal and trust-bundle pickup (ConnectorRenewal.swift).
     let renewal: ConnectorRenewal
-    private let state = Mutex(State())
+    let state = Mutex(State())
     private let finished = Semaphore()
     /// What this connector may carry, and its own listeners (publish, remote forwards).
     let mappings: ConnectorMappings
     /// The HTTP CONNECT egress proxy every connection to the cluster goes through.
     let proxy: HTTPConnectProxy?
 
-    private struct State {
+    struct State {
         var bridge: MuxBridge?
+        /// Counts sessions: a bridge's callbacks act only while it is the current one.
+        var generation = 0
+        /// Sessions told to go away (GOAWAY), by generation: their live streams run on.
+        var retiring: [Int: MuxBridge] = [:]
+        /// Member API addresses learned from the cluster (`/v1/connect/ID/route`).
+        var learned: [String] = []
         var attempt = 0
         var nodeIndex = 0
         var stopped = false
@@ -71,15 +77,20 @@ final class ConnectorRuntime: @unchecked Sendable {
         bridge?.goAway(reason: reason)
         bridge?.close(reason: reason)
         mappings.stop()
+        for old in state.withLock({ Array($0.retiring.values) }) { old.close(reason: reason) }
         finished.signal()
     }
 
-    private func dial() {
-        let (address, stopped) = state.withLock { s -> (String, Bool) in
-            let node = identity.nodes[s.nodeIndex % max(1, identity.nodes.count)]
-            return (node, s.stopped)
+    /// One try at a session (ConnectorRuntime+Homing.swift): `nil` takes the next known
+    /// node; a redirect or a re-home names the address.
+    func dial(_ attempt: DialAttempt? = nil) {
+        let (rotation, stopped) = state.withLock { s -> (String, Bool) in
+            let nodes = knownNodes(s)
+            return (nodes[s.nodeIndex % max(1, nodes.count)], s.stopped)
         }
         guard !stopped else { return }
+        let attempt = attempt ?? DialAttempt(address: rotation)
+        let address = attempt.address
         if let expired = ConnectorRenewal.expiredMessage(renewal.certificate, now: Int64(Date().timeIntervalSince1970)) {
             return fail(expired, final: true)
         }
@@ -88,18 +99,23 @@ final class ConnectorRuntime: @unchecked Sendable {
         }
         // Refresh what may be dialled before the session starts (defence in depth).
         do { try mappings.refresh(from: address) } catch {
-            return fail("\(address): \(error)", final: Self.isFinal("\(error)"))
+            if Self.isFinal("\(error)") { return fail("\(address): \(error)", final: true) }
+            return retry(after: attempt, "\(address): \(error)")
         }
         let loop = group.next()
         let completion: WebSocketClient.Completion = { [self] result in
             switch result {
             case .failure(let error):
-                fail("\(address): \(error)", final: Self.isFinal("\(error)"))
+                if let next = redirected(error, from: attempt) {
+                    return DispatchQueue.global().async { [self] in dial(next) }
+                }
+                if Self.isFinal("\(error)") { return fail("\(address): \(error)", final: true) }
+                retry(after: attempt, "\(address): \(error)")
             case .success(let channel):
                 attach(channel, address: address)
             }
         }
-        let path = "/v1/connect/\(identity.tunnelId)/session"
+        let path = "/v1/connect/\(identity.tunnelId)/session" + (attempt.stay ? "?stay=1" : "")
         guard let proxy else {
             return WebSocketClient.connect(
                 loop: loop, address: parsed, tls: tls.current, serverName: HostPort.host(of: address), path: path,
@@ -108,7 +124,7 @@ final class ConnectorRuntime: @unchecked Sendable {
         // Through the proxy: CONNECT first (blocking, on this dialling thread), then TLS.
         let fd: Int32
         do { fd = try proxy.open(target: address, timeoutMillis: 10_000) } catch {
-            return fail("\(address) via \(proxy): \(error)", final: false)
+            return retry(after: attempt, "\(address) via \(proxy): \(error)")
         }
         WebSocketClient.connect(
             loop: loop, connectedFD: fd, authority: address, tls: tls.current, serverName: HostPort.host(of: address),
@@ -116,20 +132,24 @@ final class ConnectorRuntime: @unchecked Sendable {
     }
 
     private func attach(_ channel: WebSocketChannel, address: String) {
+        let generation = state.withLock { s -> Int in
+            s.generation += 1
+            return s.generation
+        }
         let bridge = MuxBridge(
             channel: channel, configuration: TunnelMux.configuration(.client),
             onOpen: { [self] descriptor in decide(descriptor) },
             onStreamEvent: { [log] event in log.debug("stream", ["event": "\(event)"]) },
-            onClose: { [self] reason in
-                state.withLock { $0.bridge = nil }
-                mappings.sessionDown()
-                fail("session to \(address) ended: \(reason)", final: Self.isFinal(reason))
-            })
+            onClose: { [self] reason in sessionEnded(generation, address: address, reason: reason) })
+        bridge.onPeerGoAway = { [self] code, reason in
+            if code == .noError { rehome(generation, reason: reason) }
+        }
         state.withLock { s in
             s.bridge = bridge
             s.backoff.reset()
         }
         mappings.sessionUp(bridge, node: address)
+        learnRoute(address)
         // Heartbeat: a WebSocket ping every 20 s keeps an idle session well inside the
         // connection's no-traffic timeout (300 s) and notices a dead path.
         var heartbeat: TimerHandle?
@@ -153,7 +173,7 @@ final class ConnectorRuntime: @unchecked Sendable {
             || reason.contains("certificate expired") || reason.contains("needs a new connect URL")
     }
 
-    private func fail(_ why: String, final: Bool) {
+    func fail(_ why: String, final: Bool) {
         if final {
             log.error("stopping: \(why)")
             stop(reason: why)

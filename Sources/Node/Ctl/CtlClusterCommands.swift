@@ -5,15 +5,25 @@ typealias CtlStatusView = AdminAPI.StatusView
 
 extension AdminAPI.StatusView {
     var membersTable: TextTable {
-        var table = TextTable(["ID", "KIND", "API", "PEER", "MATCH", "ACTIVE", "LEADER"])
+        var table = TextTable(["ID", "KIND", "API", "PEER", "MATCH", "ACTIVE", "PLACEMENT", "LEADER"])
         for member in members.sorted(by: { $0.id < $1.id }) {
             table.add([
                 member.id, member.voter ? "voter" : "learner", CtlOutput.orDash(member.api),
                 CtlOutput.orDash(member.peer), member.match.map(String.init) ?? "-",
-                member.active.map { $0 ? "yes" : "no" } ?? "-", member.id == leader ? "*" : "",
+                member.active.map { $0 ? "yes" : "no" } ?? "-",
+                member.draining == true ? "draining" : member.down == true ? "down" : "ready",
+                member.id == leader ? "*" : "",
             ])
         }
         return table
+    }
+
+    /// `Trust: steady (CA …), 2 revoked serials`, or the overlap of a CA rotation.
+    var trustLine: String {
+        guard let trust else { return "" }
+        let cas = trust.phase == "overlap" ? "old CA \(trust.cas.first ?? "?") → new CA \(trust.cas.last ?? "?")"
+            : "CA \(trust.cas.first ?? "?")"
+        return "Trust:       \(trust.phase) (\(cas)), \(trust.revokedSerials) revoked serials\n"
     }
 
     func render(now: Int64) -> String {
@@ -23,7 +33,7 @@ extension AdminAPI.StatusView {
         Term:        \(term)
         Commit:      \(commitIndex)   Applied: \(appliedIndex)   Last: \(lastIndex)
         Certificate: serial \(certificate.serial), expires \(CtlTime.expiry(certificate.notAfter * 1000, now: now))
-
+        \(trustLine)
         """ + membersTable.render()
     }
 }

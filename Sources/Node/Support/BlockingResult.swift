@@ -17,6 +17,9 @@ final class BlockingResult<T: Sendable>: Sendable {
         ready.wait()
         return state.withLock { $0! }
     }
+
+    /// The value if it was set already (never waits).
+    var peek: T? { state.withLock { $0 } }
 }
 
 /// A counting semaphore over POSIX `sem_t`.

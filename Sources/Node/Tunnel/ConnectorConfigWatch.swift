@@ -1,12 +1,12 @@
 import Foundation
 internal import Synchronization
 
-/// The node's latest applied state as the data path sees it (at most one reconcile —
-/// 200 ms — behind), and the connectors waiting for their configuration to change
-/// (`GET /v1/connect/:id/config?after=VERSION`, a long poll; the first answer always
-/// comes from a linearizable read). `update` runs after applies and every 200 ms (from `TunnelHub.reconcile`): it
-/// answers every waiter whose configuration changed, whose access ended (tunnel closed,
-/// connector revoked) or whose wait ran out.
+/// The node's latest applied state as the data path sees it — the parts stream decisions
+/// read, refreshed by `TunnelHub.reconcile` after every apply that changes them and every
+/// 200 ms — and the connectors waiting for their configuration to change
+/// (`GET /v1/connect/:id/config?after=VERSION`, a long poll; the first answer always comes
+/// from a linearizable read). Each `update` answers every waiter whose configuration
+/// changed, whose access ended (tunnel closed, connector revoked) or whose wait ran out.
 ///
 /// Threading: any thread; one lock. Answers run outside it.
 final class ConnectorConfigWatch: Sendable {
@@ -34,7 +34,8 @@ final class ConnectorConfigWatch: Sendable {
     var state: ControlState? { inner.withLock { $0.state } }
 
     /// Records `state` and answers the waiters it concerns.
-    func update(_ state: ControlState, nowMs: Int64) {
+    func update(_ full: ControlState, nowMs: Int64) {
+        let state = Self.view(of: full)
         let waiters = inner.withLock { i -> [Waiter] in
             i.state = state
             return i.waiters
@@ -61,6 +62,21 @@ final class ConnectorConfigWatch: Sendable {
             i.waiters = next
         }
         for (waiter, result) in answers { waiter.respond(result) }
+    }
+
+    /// The parts of the state stream decisions and configurations read (tunnels,
+    /// mappings, endpoints, forwards, connectors, trust). Kept instead of the whole
+    /// state so the audit log's storage is never shared: the next apply would copy it.
+    static func view(of state: ControlState) -> ControlState {
+        var view = ControlState()
+        view.clockMs = state.clockMs
+        view.tunnels = state.tunnels
+        view.mappings = state.mappings
+        view.endpoints = state.endpoints
+        view.forwards = state.forwards
+        view.connectors = state.connectors
+        view.trust = state.trust
+        return view
     }
 
     /// Parks a request whose connector already has `version` (the configuration a fresh

@@ -13,9 +13,17 @@ final class TunnelHub: @unchecked Sendable {
     struct Session {
         var connectorId: String
         var bridge: MuxBridge
+        /// This node's key for the session (unique here; part of stream session ids).
+        var key: String = ""
+        /// The tunnel's owner when the session attached (nil: none known). A session is
+        /// sent away only when the owner changes from this, so one held here because its
+        /// connector cannot reach the owner is not bounced again and again.
+        var ownerAtAttach: String?
+        /// GOAWAY sent: no new streams go to it; live ones run to their end.
+        var goingAway = false
     }
 
-    private struct Registry {
+    struct Registry {
         /// Connector sessions by tunnel id.
         var sessions: [String: [Session]] = [:]
         /// Expose-mapping listeners by mapping id.
@@ -33,9 +41,16 @@ final class TunnelHub: @unchecked Sendable {
         var relays: [String: MuxBridge] = [:]
         /// Clients waiting for a relay link being opened, by node id.
         var waiting: [String: [(fd: Int32, remote: String, descriptor: StreamDescriptor)]] = [:]
+        /// Placement inputs from the last reconcile: the ready members (sorted) and
+        /// whether this node is draining (TunnelHub+Placement.swift).
+        var ready: [String] = []
+        var draining = false
+        /// Tunnels whose clients this node carried over relay links: when one closes,
+        /// this node ends those streams itself rather than waiting for the holder's end.
+        var relayedTunnels: Set<String> = []
     }
 
-    private let registry = Mutex(Registry())
+    let registry = Mutex(Registry())
     private let group: EventLoopGroup
     let mappingHost: String
     /// This node's id and the client TLS context for relay links (set by the node).
@@ -44,7 +59,7 @@ final class TunnelHub: @unchecked Sendable {
     /// Load balancers whose connections to mapping listeners start with a PROXY v2
     /// header (from the node's `proxyProtocolFrom`; nil trusts no one). Set before start.
     var proxyProtocolFrom: (@Sendable (String) -> Bool)?
-    private let log: NodeLog
+    let log: NodeLog
     let metrics: NodeMetrics
     /// Where session open/close records go (set by the node once it can write).
     var audit: SessionAudit?
@@ -63,10 +78,12 @@ final class TunnelHub: @unchecked Sendable {
 
     /// Registers a connector's session; false (and the caller closes it) when the tunnel
     /// is closed or the connector revoked meanwhile.
-    func attach(tunnelId: String, connectorId: String, bridge: MuxBridge) -> Bool {
+    func attach(tunnelId: String, connectorId: String, bridge: MuxBridge, key: String = "") -> Bool {
         let accepted = registry.withLock { r -> Bool in
             guard !r.closed.contains(tunnelId), !r.revokedConnectors.contains(connectorId) else { return false }
-            r.sessions[tunnelId, default: []].append(Session(connectorId: connectorId, bridge: bridge))
+            let owner = Placement.owner(of: tunnelId, among: r.ready)
+            r.sessions[tunnelId, default: []].append(
+                Session(connectorId: connectorId, bridge: bridge, key: key, ownerAtAttach: owner))
             return true
         }
         if accepted { log.info("connector session up", ["tunnel": tunnelId, "connector": connectorId]) }
@@ -116,17 +133,23 @@ final class TunnelHub: @unchecked Sendable {
         })
         let revoked = Set(held.1.filter { id in state.connectors[id]?.revoked ?? true })
         var holders: [String: String] = [:]
+        let ready = Placement.readyMembers(state.members.values)
         for connector in state.connectors.values where connector.status == .online && !connector.revoked {
             guard let node = connector.node else { continue }
-            // Several sessions of one tunnel: any holder will do; take the smallest node id
-            // so every node picks the same one.
-            if let current = holders[connector.tunnelId], current <= node { continue }
+            // Several sessions of one tunnel: any holder will do; prefer the owner, else
+            // take the smallest node id, so every node picks the same one.
+            if let current = holders[connector.tunnelId] {
+                let owner = Placement.owner(of: connector.tunnelId, among: ready)
+                if current == owner || (node != owner && current <= node) { continue }
+            }
             holders[connector.tunnelId] = node
         }
         var apis: [String: String] = [:]
         for member in state.members.values { apis[member.id] = member.apiAddress }
         let missing: [MappingRecord] = registry.withLock { r in
             r.holderOf = holders
+            r.ready = ready
+            r.draining = state.members[nodeID]?.draining == true
             r.apiOf.merge(apis) { _, new in new }
             r.closed.formUnion(closedTunnels)
             r.revokedConnectors.formUnion(revoked)
@@ -150,12 +173,14 @@ final class TunnelHub: @unchecked Sendable {
             }
             return wanted.values.filter { r.listeners[$0.id] == nil }.sorted { $0.id < $1.id }
         }
+        endRelayedStreams(state, nowMs: nowMs)
         for listener in toStop { listener.stop() }
         for (bridge, reason) in toClose {
             bridge.close(reason: reason)
             log.info("connector session ended", ["reason": reason])
         }
         for mapping in missing { startListener(mapping) }
+        sendAwayMovedSessions(state)
     }
 
     private func startListener(_ mapping: MappingRecord) {
@@ -185,7 +210,9 @@ final class TunnelHub: @unchecked Sendable {
         }
         let session = registry.withLock { r -> Session? in
             guard !r.closed.contains(descriptor.tunnel) else { return nil }
-            return r.sessions[descriptor.tunnel]?.min { Self.live($0.bridge) < Self.live($1.bridge) }
+            return r.sessions[descriptor.tunnel]?.filter { !$0.goingAway }.min {
+                Self.live($0.bridge) < Self.live($1.bridge)
+            }
         }
         if let session {
             session.bridge.carry(acceptedFD: fd, descriptor: descriptor.encoded, remoteAddress: remote)
@@ -202,6 +229,7 @@ final class TunnelHub: @unchecked Sendable {
     private func relay(fd: Int32, remote: String, descriptor: StreamDescriptor) {
         enum Next { case carry(MuxBridge), dial(String, String), wait, refuse(String) }
         let next = registry.withLock { r -> Next in
+            r.relayedTunnels.insert(descriptor.tunnel)
             guard let holder = r.holderOf[descriptor.tunnel], holder != nodeID else {
                 return .refuse("no connector session for tunnel \(descriptor.tunnel) on any node")
             }
@@ -252,6 +280,24 @@ final class TunnelHub: @unchecked Sendable {
         }
     }
 
+    /// Ends this node's relayed streams of tunnels that are closed or expired, at once.
+    private func endRelayedStreams(_ state: ControlState, nowMs: Int64) {
+        let (ended, relays) = registry.withLock { r -> (Set<String>, [MuxBridge]) in
+            let ended = r.relayedTunnels.filter { id in
+                guard let tunnel = state.tunnels[id] else { return true }
+                return tunnel.state == .closed || tunnel.expiresAt <= nowMs
+            }
+            r.relayedTunnels.subtract(ended)
+            return (ended, ended.isEmpty ? [] : Array(r.relays.values))
+        }
+        guard !ended.isEmpty else { return }
+        for relay in relays {
+            relay.endStreams(reason: "tunnel closed") { bytes in
+                StreamDescriptor.decode(bytes).map { ended.contains($0.tunnel) } ?? false
+            }
+        }
+    }
+
     private func failWaiting(_ holder: String, _ why: String) {
         let pending = registry.withLock { $0.waiting.removeValue(forKey: holder) ?? [] }
         for p in pending { close(p.fd) }
@@ -271,7 +317,9 @@ final class TunnelHub: @unchecked Sendable {
             return .refuse(code: .refused, reason: "unreadable stream descriptor")
         }
         let listener = registry.withLock { r -> StreamListener? in
-            guard !r.closed.contains(descriptor.tunnel), r.sessions[descriptor.tunnel]?.isEmpty == false else {
+            guard !r.closed.contains(descriptor.tunnel),
+                r.sessions[descriptor.tunnel]?.contains(where: { !$0.goingAway }) == true
+            else {
                 return nil
             }
             return r.listeners[descriptor.listenerKey]?.listener

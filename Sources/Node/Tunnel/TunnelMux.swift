@@ -10,7 +10,11 @@ enum TunnelMux {
     /// Benchmarks/idle-sessions): the per-stream window bounds memory once data flows.
     static let streamsPerSessionMax = 65_536
 
+    /// Output buffers keep room for the WebSocket frame header, so each flush reaches TLS
+    /// as one write (`WebSocketChannel.send(binaryInPlace:headroom:)`).
     static func configuration(_ role: MuxRole) -> MuxConfiguration {
-        MuxConfiguration(role: role, maxConcurrentStreams: streamsPerSessionMax)
+        MuxConfiguration(
+            role: role, maxConcurrentStreams: streamsPerSessionMax,
+            outputHeadroomBytes: WebSocketFrameEncoder.headerBytesMax)
     }
 }

@@ -30,6 +30,8 @@ final class BridgeStream: ConnectionDelegate {
     var bytesOut: UInt64 = 0
     /// Why the bridge ended the stream, when it did (reported instead of the socket's own).
     var closeReason: String?
+    /// When the stream was created (Unix ms, wall clock), for session listings.
+    let openedAtMillis = MuxBridge.wallClockMillis()
 
     init(id: MuxStreamID, connection: Connection, descriptor: [UInt8], remote: String, isCarried: Bool,
          bridge: MuxBridge) {

@@ -31,7 +31,9 @@ extension MuxBridge {
         case .windowOpened(let id):
             guard let stream = streams[id] else { return }
             updateReadLimit(stream)
-        case .accepted, .ping, .pong, .goAway, .sessionError:
+        case .goAway(_, let code, let reason):
+            onPeerGoAway?(code, reason)
+        case .accepted, .ping, .pong, .sessionError:
             // A session that ended reset its streams in the events before; `flush`
             // closes the channel once the output (the final GOAWAY) is written.
             break

@@ -51,6 +51,9 @@ public final class MuxBridge: @unchecked Sendable {
     var channelClosed = false
     /// Why the bridge ends, reported by `onClose` (else the channel's own close report).
     var closeReason: String?
+    /// Called on the loop when the peer sends GOAWAY (code and reason): it will open no
+    /// new streams and refuses ours; live streams go on. Set on the loop, right after init.
+    public var onPeerGoAway: ((MuxErrorCode, String) -> Void)?
 
     /// Starts a session on `channel` (sends HELLO). Call on `channel.loop`.
     ///
@@ -167,10 +170,15 @@ public final class MuxBridge: @unchecked Sendable {
     /// WebSocket backs up, and closes the channel once the session is over.
     func flush() {
         if session.hasOutput && channel.isOpen {
-            let output = session.takeOutput()
+            var output = session.takeOutput()
             let headroom = session.configuration.outputHeadroomBytes
-            output.withUnsafeBytes { all in
-                _ = channel.send(binary: UnsafeRawBufferPointer(rebasing: all[headroom...]))
+            if headroom >= WebSocketFrameEncoder.headerBytesMax {
+                // The session left room for the frame header: one write, no copy.
+                output.withUnsafeMutableBytes { all in _ = channel.send(binaryInPlace: all, headroom: headroom) }
+            } else {
+                output.withUnsafeBytes { all in
+                    _ = channel.send(binary: UnsafeRawBufferPointer(rebasing: all[headroom...]))
+                }
             }
             statistics.messagesSent.increment()
             session.recycleOutput(output)

@@ -151,6 +151,34 @@ public final class WebSocketChannel {
         return true
     }
 
+    /// Sends one binary message whose payload is `buffer[headroom...]`, writing the frame
+    /// header into the `headroom` bytes before it (and masking the payload in place on a
+    /// client), so header and payload reach TLS as one write: one record sequence, one
+    /// syscall, no copy. `headroom` must be at least `WebSocketFrameEncoder.headerBytesMax`;
+    /// a payload above `outboundFrameBytesMax` goes through `send(binary:)` (fragmented).
+    /// The buffer's bytes are clobbered (header, mask). Returns false, sending nothing,
+    /// once not open.
+    @discardableResult
+    public func send(binaryInPlace buffer: UnsafeMutableRawBufferPointer, headroom: Int) -> Bool {
+        loop.assertInEventLoop()
+        precondition(headroom >= WebSocketFrameEncoder.headerBytesMax && headroom <= buffer.count, "headroom too small")
+        guard state == .open else { return false }
+        let payload = UnsafeMutableRawBufferPointer(rebasing: buffer[headroom...])
+        guard payload.count <= configuration.outboundFrameBytesMax else {
+            return send(binary: UnsafeRawBufferPointer(payload))
+        }
+        let key = nextMaskKey()
+        var header: [UInt8] = []
+        header.reserveCapacity(WebSocketFrameEncoder.headerBytesMax)
+        WebSocketFrameEncoder.appendHeader(opcode: .binary, fin: true, payloadCount: payload.count, maskKey: key, to: &header)
+        if let key { WebSocketMask.apply(payload, key: key, offset: 0) }
+        let start = headroom - header.count
+        // Safe: `start ..< headroom` lies inside `buffer` (headroom ≥ header.count, checked above).
+        header.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[start..<headroom]).copyMemory(from: $0) }
+        connection.write(UnsafeRawBufferPointer(rebasing: buffer[start...]))
+        return true
+    }
+
     /// Sends one binary message; see `send(binary:)` for a borrowed buffer.
     @discardableResult
     public func send(binary bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { send(binary: $0) } }

@@ -40,6 +40,8 @@ public struct WebSocketError: Error, Sendable, Equatable, CustomStringConvertibl
     public var message: String
     /// The HTTP status of a refused upgrade.
     public var status: HTTPStatus?
+    /// The `Location` field of a refused upgrade, when it had one (a redirect).
+    public var location: String?
 
     public init(_ code: Code, _ message: String, status: HTTPStatus? = nil) {
         self.code = code

@@ -119,7 +119,9 @@ public enum WebSocketHandshake {
         _ head: WebSocketResponseHead, key: String, protocol offered: String?, peer: String
     ) -> WebSocketError? {
         guard head.status == .switchingProtocols else {
-            return WebSocketError(.refused, "WebSocket upgrade to \(peer) refused: \(head.status)", status: head.status)
+            var error = WebSocketError(.refused, "WebSocket upgrade to \(peer) refused: \(head.status)", status: head.status)
+            error.location = head.headers.values(for: "location").first.map { HTTPHeaders.trimmed($0) }
+            return error
         }
         let headers = head.headers
         func bad(_ what: String) -> WebSocketError {

@@ -86,6 +86,8 @@ struct CARotationProcessTests {
         #expect(FileManager.default.fileExists(atPath: "\(pki)/ca-next-key.pem"))
         let newCA = try Certificate(contentsOfFile: "\(pki)/ca-next.pem").fingerprintHex.lowercased()
         #expect(try s.rotation().phase == "overlap")
+        let status = try s.ctl(["status"], via: "n1")
+        #expect(status.stdout.contains("Trust:       overlap"), "\(status.stdout)")
         // 2. The connector learns of it and renews under the new CA on its own.
         try waitUntil("the connector moved to the new CA", seconds: 20) {
             (try? s.rotation().connectors.allSatisfy { $0.moved && $0.ca == newCA }) == true

@@ -102,6 +102,24 @@ struct PublishForwardTests {
         }
     }
 
+    /// A committed close ends the connector (it says why) and its listeners, even while
+    /// a publish listener is up (the final close arrives on an event loop).
+    @Test func closingTheTunnelStopsTheConnectorAndItsListeners() throws {
+        let f = try ConnectorFixture(name: "close")
+        let gatewayApp = try EchoServer()
+        let port = try ProcessCluster.freePort()
+        let mapping = try f.create(
+            "/v1/mappings",
+            #"{"tunnelId":"\#(f.tunnelId)","kind":"publish","target":"127.0.0.1:\#(gatewayApp.port)","listenPort":\#(port)}"#)
+        _ = try f.connectorPort("publish/\(mapping)")
+        #expect(try roundTrip(port: port, [1, 2, 3]) == [1, 2, 3])
+        let closed = try f.node.call("POST", "/v1/tunnels/\(f.tunnelId)/close", body: "{}", as: .adminCertificate)
+        #expect(closed.status == .ok)
+        try waitUntil("the connector stopped") { f.ended.peek != nil }
+        #expect(f.ended.peek?.contains("is closed") == true, "\(f.ended.peek ?? "")")
+        try waitUntil("the publish listener is gone") { (try? roundTrip(port: port, [1])) == nil }
+    }
+
     /// Nothing unmapped is dialled, on either side, and each side says why.
     @Test func unmappedStreamsAreRefusedOnBothSidesWithAReason() throws {
         let f = try ConnectorFixture(name: "deny")

@@ -203,8 +203,8 @@ struct ConnectorRevocationTests {
 
 @Suite("Clients entering at any node", .serialized)
 struct TunnelRelayProcessTests {
-    /// The connector holds its session to n1; clients entering at n2 and n3 are carried to
-    /// n1 over node-to-node relay links and reach the target.
+    /// The connector holds its session to the tunnel's owner; clients entering at the
+    /// other nodes are carried to it over node-to-node relay links and reach the target.
     @Test func aClientAtAnyNodeReachesTheConnectorsNode() throws {
         let names = ["n1", "n2", "n3"]
         let cluster = try ProcessCluster(names: names)
@@ -225,11 +225,13 @@ struct TunnelRelayProcessTests {
         let runtime = try ConnectorRuntime(identity: identity, stateDir: state, log: log)
         Thread.detachNewThread { _ = runtime.run() }
         defer { runtime.stop() }
-        try waitUntil("every node knows where the connector is") {
+        // The connector lands on n1 (its URL's host) and is redirected to the tunnel's owner.
+        let owner = try #require(Placement.owner(of: url.tunnelId, among: names))
+        try waitUntil("every node knows the connector is at the owner \(owner)") {
             names.allSatisfy { name in
                 let list = (try? JSONSerialization.jsonObject(
                     with: Data((try? cluster.call(name, "GET", "/v1/connectors"))?.body ?? []))) as? [[String: Any]]
-                return list?.contains { $0["status"] as? String == "online" && $0["node"] as? String == "n1" } == true
+                return list?.contains { $0["status"] as? String == "online" && $0["node"] as? String == owner } == true
             }
         }
         let payload = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }

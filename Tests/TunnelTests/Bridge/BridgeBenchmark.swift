@@ -10,15 +10,16 @@ import Testing
 /// WebSocket → bridge (connector) → a sink that discards, on loopback. Run by
 /// `scripts/bench-bridge` (release build); skipped unless WARREN_BENCH_BRIDGE is set.
 /// Settings: BRIDGE_MIB per stream (default 2048 / streams), BRIDGE_WINDOW_KIB (256),
-/// BRIDGE_TLS (1).
+/// BRIDGE_TLS (1), BRIDGE_HEADROOM (14: in-place WebSocket frames; 0: copied).
 @Suite("Bridge benchmark", .serialized, .enabled(if: getenv("WARREN_BENCH_BRIDGE") != nil))
 struct BridgeBenchmark {
     @Test func throughput() throws {
         let window = Int(env("BRIDGE_WINDOW_KIB") ?? "256")! * 1024
         let tls = env("BRIDGE_TLS") != "0"
+        let headroom = Int(env("BRIDGE_HEADROOM") ?? "14")!
         for streams in [1, 8] {
             let mib = Int(env("BRIDGE_MIB") ?? "\(2048 / streams)")!
-            let rig = try BridgeRig(window: window, tls: tls)
+            let rig = try BridgeRig(window: window, tls: tls, headroom: headroom)
             defer { rig.stop() }
             let sink = try SinkServer(group: rig.edgeGroup)
             defer { sink.stop() }
@@ -40,7 +41,7 @@ struct BridgeBenchmark {
             withExtendedLifetime(clients) {}  // their deinit closes the sockets
             let gbps = Double(total) / seconds / 1e9
             print(
-                "bridge streams=\(streams) window=\(window / 1024)KiB tls=\(tls) bytes=\(total): "
+                "bridge streams=\(streams) window=\(window / 1024)KiB tls=\(tls) headroom=\(headroom) bytes=\(total): "
                     + "\(fmt(gbps)) GB/s (\(fmt(gbps * 8)) Gbit/s), messages node→connector "
                     + "\(rig.node.bridge!.statistics.messagesSent.load)")
         }

@@ -59,14 +59,19 @@ final class BridgeRig {
     /// What the listener puts in each OPEN.
     let descriptor = TextBox()
 
-    init(window: Int = 256 * 1024, streamLimits: ConnectionLimits = .init(), tls: Bool = true) throws {
+    /// `headroom`: the mux output headroom of both ends; 14 (the default) sends each
+    /// flush in place with its WebSocket header, 0 copies it into a frame.
+    init(
+        window: Int = 256 * 1024, streamLimits: ConnectionLimits = .init(), tls: Bool = true,
+        headroom: Int = WebSocketFrameEncoder.headerBytesMax
+    ) throws {
         raiseFileLimit()
         ca = try makeTLSCA()
         let provider = tls
             ? TLSContextProvider(try serverContext(try issueIdentity(from: ca, name: "n1"), trusting: ca))
             : nil
         let node = node
-        let nodeConfiguration = MuxConfiguration(role: .server, initialWindowBytes: window)
+        let nodeConfiguration = MuxConfiguration(role: .server, initialWindowBytes: window, outputHeadroomBytes: headroom)
         http = try HTTPRig(tls: provider, loops: 1) { request, responder in
             responder.upgradeToWebSocket(request, protocol: WebSocketHandshake.muxProtocol) { channel in
                 node.make(channel, nodeConfiguration, streamLimits) { _ in
@@ -92,7 +97,7 @@ final class BridgeRig {
                 try issueIdentity(from: ca, name: "c1", role: .connector, dnsNames: [], ipAddresses: []), trusting: ca)
             : nil
         let connector = connector
-        let connectorConfiguration = MuxConfiguration(role: .client, initialWindowBytes: window)
+        let connectorConfiguration = MuxConfiguration(role: .client, initialWindowBytes: window, outputHeadroomBytes: headroom)
         WebSocketClient.connect(
             loop: clientGroup.loops[0], address: try SocketAddress(parsing: "127.0.0.1:\(http.server.port)"),
             tls: clientTLS, path: "/v1/connect", protocol: WebSocketHandshake.muxProtocol

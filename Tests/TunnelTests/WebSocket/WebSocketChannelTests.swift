@@ -42,6 +42,35 @@ struct WebSocketChannelTests {
         #expect(client.log.messages.first == big)
     }
 
+    /// In-place sends (header written into the headroom, payload masked in place on the
+    /// client) interleaved with copied ones arrive intact and in order both ways, including
+    /// each header length (7-, 16- and 64-bit) and a payload over the frame limit
+    /// (fragmented through the copying path).
+    @Test func inPlaceSendsArriveIntactBothWays() throws {
+        let small = WebSocketConfiguration(outboundFrameBytesMax: 256 * 1024)
+        let rig = try WSRig(serverConfiguration: small)
+        defer { rig.stop() }
+        let (client, server) = try rig.connect(configuration: small)
+        let sizes = [0, 1, 125, 126, 65_535, 65_536, 200_000, 300_000]
+        let messages = sizes.enumerated().map { pattern($0.element, seed: UInt8($0.offset + 1)) }
+        for handle in [client, server] {
+            try handle.run { channel in
+                for (i, message) in messages.enumerated() {
+                    if i % 3 == 2 {
+                        channel.send(binary: message)
+                        continue
+                    }
+                    var buffer = [UInt8](repeating: 0xEE, count: 20) + message  // headroom 20 ≥ 14
+                    let sent = buffer.withUnsafeMutableBytes { channel.send(binaryInPlace: $0, headroom: 20) }
+                    precondition(sent)
+                }
+            }
+        }
+        #expect(eventually(seconds: 30) { client.log.messageCount == sizes.count && server.log.messageCount == sizes.count })
+        #expect(server.log.messages == messages)
+        #expect(client.log.messages == messages)
+    }
+
     @Test func pingsAreAnsweredAndTimedBothWays() throws {
         let rig = try WSRig()
         defer { rig.stop() }
