@@ -36,7 +36,9 @@ let package = Package(
             name: "Node", dependencies: ["Tunnel", "Consensus"], resources: [.embedInCode("Console/Static")],
             swiftSettings: strict),
         .testTarget(name: "TunnelTests", dependencies: ["Tunnel"], swiftSettings: strict),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus"], swiftSettings: strict),
+        .testTarget(
+            name: "ConsensusTests", dependencies: ["Consensus"], exclude: ["Transcripts/testdata"],
+            swiftSettings: strict),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Tunnel"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -71,7 +71,7 @@ extension RaftDriver {
         for e in ready.committedEntries {
             let result: [UInt8]
             if e.kind == .normal {
-                result = stateMachine.apply(e)
+                result = stateMachine.apply(e, resultWanted: proposals[e.index] != nil)
             } else {
                 stateMachine.applyMeta(e)
                 result = []

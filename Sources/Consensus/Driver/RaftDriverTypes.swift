@@ -12,6 +12,10 @@ public protocol RaftTransport: AnyObject {
 public protocol RaftStateMachine: AnyObject {
     /// Applies one committed `.normal` entry and returns the result for its proposer.
     func apply(_ entry: Entry) -> [UInt8]
+    /// Like `apply(_:)`; `resultWanted` is false when no proposer on this member waits for
+    /// the result (a follower's apply, a proposal that timed out), so the state machine
+    /// may skip producing it and return `[]`. The default calls `apply(_:)`.
+    func apply(_ entry: Entry, resultWanted: Bool) -> [UInt8]
     /// Notes a committed `.empty` or `.confChange` entry (nothing to change; for
     /// bookkeeping of the applied index).
     func applyMeta(_ entry: Entry)
@@ -26,6 +30,7 @@ public protocol RaftStateMachine: AnyObject {
 }
 
 extension RaftStateMachine {
+    public func apply(_ entry: Entry, resultWanted: Bool) -> [UInt8] { apply(entry) }
     public func snapshotInBackground(completion: @escaping ([UInt8]) -> Void) { completion(snapshot()) }
 }
 

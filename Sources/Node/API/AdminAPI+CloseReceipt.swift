@@ -31,7 +31,8 @@ extension AdminAPI {
     func closeTunnelAndWait(_ call: APICall, timeoutSeconds: Int) {
         let id = call.param("id")
         let controller = self.controller
-        controller.write(command(call, .tunnelClose(.init(id: id, reason: .admin)))) { result in
+        controller.write(command(call, .tunnelClose(.init(id: id, reason: .admin))), on: call.responder.execute) {
+            result in
             let tunnel: TunnelRecord
             switch result {
             case .failure(let error): return call.fail(error)

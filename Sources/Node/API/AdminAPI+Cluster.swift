@@ -247,7 +247,7 @@ extension AdminAPI {
         }
         controller.raft.propose(call.request.body) { result in
             switch result {
-            case .success(let answer): call.send(.json(answer))
+            case .success(let answer): call.responder.execute { call.send(.json(answer)) }
             case .failure(.notLeader), .failure(.transferring):
                 call.fail(APIError(421, "not_leader", "this node is not the leader"))
             case .failure(let error): call.fail(ClusterController.apiError(error))

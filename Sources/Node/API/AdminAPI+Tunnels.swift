@@ -30,17 +30,23 @@ extension AdminAPI {
             tokenExpiresAt: now + min(request.seconds, 24 * 3600) * 1000)
         let host = call.request.headers["host"] ?? controller.config.apiListen
         let url = "https://\(host)/v1/connect/\(id)?token=\(secret)&ca=sha256:\(caFingerprint)"
-        controller.write(command(call, .tunnelCreate(op))) { result in
+        controller.write(command(call, .tunnelCreate(op)), on: call.responder.execute) { result in
             switch result {
             case .failure(let error): call.fail(error)
             case .success(.error(let refusal)): call.fail(APIError(refusal))
-            case .success(let ok):
-                guard let tunnel = ok.object(TunnelRecord.self) else {
-                    return call.fail(APIError(500, "internal", "unreadable tunnel"))
-                }
-                call.ok(CreatedTunnel(tunnel: tunnel, connectUrl: url), status: .created)
+            case .success(.ok(let tunnel)):
+                call.ok(Self.createdTunnelBody(tunnelJSON: tunnel, connectUrl: url), status: .created)
             }
         }
+    }
+
+    /// `CreatedTunnel` in canonical JSON, spliced: the state machine's result already is
+    /// the tunnel's canonical JSON, so it is not decoded and encoded again (that was a
+    /// sixth of the HTTPS loop's time per write). Equal to encoding `CreatedTunnel` (tested).
+    static func createdTunnelBody(tunnelJSON: [UInt8], connectUrl: String) -> [UInt8] {
+        var body = Array("{\"connectUrl\":".utf8)
+        CanonicalJSONWriter.string(connectUrl, &body)
+        return body + Array(",\"tunnel\":".utf8) + tunnelJSON + [UInt8(ascii: "}")]
     }
 
     /// The cluster CA's SHA-256 fingerprint, pinned in connect URLs.

@@ -151,7 +151,7 @@ final class AdminAPI: Sendable {
 
     /// Proposes `op` for the caller and answers with the applied object or the refusal.
     func write(_ call: APICall, _ op: ControlOp, status: HTTPStatus = .ok) {
-        controller.write(command(call, op)) { call.finish($0, status: status) }
+        controller.write(command(call, op), on: call.responder.execute) { call.finish($0, status: status) }
     }
 
     /// A linearizable read (or stale with `?stale=1`) answered as JSON.

@@ -144,6 +144,14 @@ final class RaftHost: @unchecked Sendable {
         loop.execute { [self] in transport.setPeers(peers) }
     }
 
+    /// Closes the Raft links, both directions, whose peer certificate `shouldClose` names
+    /// (revoked since the link came up). Raft loop only.
+    func closeLinks(where shouldClose: (FramePeer) -> Bool, reason: String) {
+        precondition(loop.inEventLoop, "closeLinks off the Raft loop")
+        listener?.closeLinks(where: shouldClose, reason: reason)
+        transport?.closeLinks(where: shouldClose, reason: reason)
+    }
+
     /// Runs `body` on the Raft loop and waits for its result. Never call from the loop.
     func onLoopBlocking<T: Sendable>(_ body: @escaping () -> T) -> T {
         precondition(!loop.inEventLoop, "onLoopBlocking would deadlock on the Raft loop")
@@ -236,8 +244,9 @@ private final class AppliedIndexTracker: RaftStateMachine {
     var onApplied: ((UInt64) -> Void)?
     init(_ inner: any RaftStateMachine) { self.inner = inner }
 
-    func apply(_ entry: Entry) -> [UInt8] {
-        let result = inner.apply(entry)
+    func apply(_ entry: Entry) -> [UInt8] { apply(entry, resultWanted: true) }
+    func apply(_ entry: Entry, resultWanted: Bool) -> [UInt8] {
+        let result = inner.apply(entry, resultWanted: resultWanted)
         onApplied?(entry.index)
         return result
     }

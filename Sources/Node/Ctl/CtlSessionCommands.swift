@@ -49,7 +49,17 @@ enum CtlSessionsKillCommand: WarrenCommand {
         positionals: "ID")
 
     static func run(_ args: ParsedArguments) throws -> Int32 {
-        let id = try CtlArguments.positional(args, "a session ID (from sessions list)")
+        guard let id = args.positionals.first else {
+            throw ArgumentError.missingFlag("a session ID (from sessions list)", command: args.displayName)
+        }
+        guard args.positionals.count == 1 else {
+            throw ArgumentError.unexpectedArgument(args.positionals[1], command: args.displayName)
+        }
+        guard let parts = TunnelHub.parseSessionID(id), (try? Validation.name(parts.node, "node")) != nil,
+            (try? Validation.name(parts.key, "session")) != nil
+        else {
+            throw ArgumentError.invalidValue("a session ID", id, expected: "KEY-STREAM@NODE, as sessions list shows it")
+        }
         let bytes = try CtlClient.forCommand(args).call("DELETE", "/v1/sessions/\(CtlArguments.queryEscaped(id))")
         try CtlOutput.emit(bytes, args, line: "Ended session \(id).")
         return 0

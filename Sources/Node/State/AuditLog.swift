@@ -25,7 +25,7 @@ struct AuditRecord: Codable, Equatable, Sendable {
     var hash: String
 
     /// The fields covered by the hash, in canonical (sorted-key) JSON.
-    private struct Body: Encodable {
+    struct Body: Encodable {
         var seq: UInt64
         var at: Int64
         var actor: Principal
@@ -40,13 +40,17 @@ struct AuditRecord: Codable, Equatable, Sendable {
 
     /// The hash this record should carry, from its other fields.
     func computedHash() -> String {
-        let body = Body(
-            seq: seq, at: at, actor: actor, node: node, source: source, action: action, object: object,
-            outcome: outcome, detail: detail, prevHash: prevHash)
+        let body = hashedBody()
         let hasher = SHA256()
         hasher.update((try? Hex.decode(prevHash)) ?? Array(prevHash.utf8))
-        hasher.update(CanonicalJSON.encode(body))
+        hasher.update(body.canonicalJSON())
         return Hex.encode(hasher.finalize())
+    }
+
+    func hashedBody() -> Body {
+        Body(
+            seq: seq, at: at, actor: actor, node: node, source: source, action: action, object: object,
+            outcome: outcome, detail: detail, prevHash: prevHash)
     }
 }
 

@@ -2,8 +2,11 @@ import Foundation
 
 /// One replicated command: the versioned envelope the proposing node builds (with the
 /// time, actor, node, source address and every random value already filled in) and the
-/// operation. Encoded as canonical JSON (docs/STATE.md):
-/// `{"v":1,"at":ms,"actor":{"kind":…,"name":…},"node":"n1","source":"ip:port","op":{"type":…,…}}`.
+/// operation. In the Raft log it is the byte `0xC1` followed by the envelope in
+/// `BinaryCodec`'s form (docs/PROTOCOL.md, "Control command"); the field names are the
+/// JSON ones of docs/STATE.md: `{"v":1,"at":ms,"actor":{"kind":…,"name":…},"node":"n1",
+/// "source":"ip:port","op":{"type":…,…}}`. Entries written as canonical JSON (the format
+/// before the binary one) still decode.
 struct ControlCommand: Codable, Equatable, Sendable {
     /// The only envelope version this code reads and writes.
     static let version = 1
@@ -29,15 +32,34 @@ struct ControlCommand: Codable, Equatable, Sendable {
         self.op = op
     }
 
-    /// The command as bytes for `RaftDriver.propose`.
-    func encoded() -> [UInt8] { CanonicalJSON.encode(self) }
+    /// The first byte of a binary command. Never the first byte of a JSON text (`{` or
+    /// white space), so the two formats are told apart by it.
+    static let binaryFormat: UInt8 = 0xC1
 
-    /// Decodes a command; nil for anything that is not a version-1 command (garbage
-    /// included: decoding never traps).
+    /// The command as bytes for `RaftDriver.propose`: the format byte, then binary.
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = [Self.binaryFormat]
+        do {
+            out += try BinaryCodec.encode(self)
+        } catch {
+            preconditionFailure("ControlCommand: cannot encode \(op.type): \(error)")  // strings and integers only
+        }
+        return out
+    }
+
+    /// The command as canonical JSON (the log format before the binary one; tests and
+    /// documentation).
+    func encodedJSON() -> [UInt8] { CanonicalJSON.encode(self) }
+
+    /// Decodes a command, binary or JSON; nil for anything that is not a version-1 command
+    /// (garbage included: decoding never traps).
     static func decode(_ bytes: [UInt8]) -> ControlCommand? {
-        guard bytes.count <= bytesMax, let command = CanonicalJSON.decode(ControlCommand.self, from: bytes),
-            command.v == version
-        else { return nil }
+        guard bytes.count <= bytesMax, let first = bytes.first else { return nil }
+        let command =
+            first == binaryFormat
+            ? try? BinaryCodec.decode(ControlCommand.self, from: bytes[1...])
+            : CanonicalJSON.decode(ControlCommand.self, from: bytes)
+        guard let command, command.v == version else { return nil }
         return command
     }
 }

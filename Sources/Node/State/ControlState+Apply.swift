@@ -12,17 +12,19 @@ extension ControlState {
     }
 
     /// What a handler returns: the result object and the audit notes (one record each).
+    /// The result is encoded only when asked for (`result()`): only the proposing node
+    /// needs it, and encoding it was a tenth of a follower's apply.
     struct Applied {
-        var result: [UInt8]
+        var result: () -> [UInt8]
         var notes: [(object: String, detail: String)]
 
-        init(_ value: some Encodable, object: String, detail: String) {
-            result = CanonicalJSON.encode(value)
+        init<T: Encodable>(_ value: T, object: String, detail: String) {
+            result = { CanonicalJSON.encode(value) }
             notes = [(object, detail)]
         }
 
-        init(_ value: some Encodable, notes: [(object: String, detail: String)]) {
-            result = CanonicalJSON.encode(value)
+        init<T: Encodable>(_ value: T, notes: [(object: String, detail: String)]) {
+            result = { CanonicalJSON.encode(value) }
             self.notes = notes
         }
     }
@@ -31,14 +33,18 @@ extension ControlState {
     /// with `bad_command` and change nothing (not even the audit: nothing in them can be
     /// trusted enough to record).
     mutating func apply(_ bytes: [UInt8]) -> ControlResult {
-        guard let command = ControlCommand.decode(bytes) else {
-            return .error(ControlError(.badCommand, "not a version-\(ControlCommand.version) command"))
-        }
+        guard let command = ControlCommand.decode(bytes) else { return Self.undecodable }
         return apply(command)
     }
 
-    /// Applies one decoded command.
-    mutating func apply(_ command: ControlCommand) -> ControlResult {
+    /// The answer to bytes that are not a command.
+    static var undecodable: ControlResult {
+        .error(ControlError(.badCommand, "not a version-\(ControlCommand.version) command"))
+    }
+
+    /// Applies one decoded command. Without `resultWanted` a success carries `[]` instead
+    /// of the object (state and audit are the same either way).
+    mutating func apply(_ command: ControlCommand, resultWanted: Bool = true) -> ControlResult {
         do throws(ControlError) {
             try Validation.envelope(command)
         } catch {
@@ -55,7 +61,7 @@ extension ControlState {
             for note in applied.notes {
                 record(context, command.op.type, object: note.object, outcome: .ok, detail: note.detail)
             }
-            return .ok(applied.result)
+            return .ok(resultWanted ? applied.result() : [])
         } catch {
             record(context, command.op.type, object: command.op.object, outcome: .rejected, detail: error.description)
             return .error(error)

@@ -61,15 +61,15 @@ enum ControlResult: Equatable, Sendable {
 
     /// Parses `bytes` from `apply`: nil when they are neither shape. For the proposing node.
     static func parse(_ bytes: [UInt8]) -> ControlResult? {
-        if let envelope = CanonicalJSON.decode(ErrorEnvelope.self, from: bytes) {
-            let code = ControlError.Code(rawValue: envelope.error.code) ?? .invalidValue
-            return .error(ControlError(code, envelope.error.message))
-        }
+        // The common answer first, by its prefix: decoding an ok answer as an error
+        // envelope (a full JSON parse that fails) cost more than the rest of this.
         let prefix = Array("{\"ok\":".utf8)
-        guard bytes.count > prefix.count, bytes.starts(with: prefix), bytes.last == UInt8(ascii: "}") else {
-            return nil
+        if bytes.count > prefix.count, bytes.starts(with: prefix), bytes.last == UInt8(ascii: "}") {
+            return .ok(Array(bytes[prefix.count..<(bytes.count - 1)]))
         }
-        return .ok(Array(bytes[prefix.count..<(bytes.count - 1)]))
+        guard let envelope = CanonicalJSON.decode(ErrorEnvelope.self, from: bytes) else { return nil }
+        let code = ControlError.Code(rawValue: envelope.error.code) ?? .invalidValue
+        return .error(ControlError(code, envelope.error.message))
     }
 
     /// Decodes the `ok` object as `T` (nil for an error or another shape).

@@ -26,11 +26,17 @@ final class ControlStateMachine: RaftStateMachine {
 
     init(state: ControlState = ControlState()) { self.state = state }
 
-    func apply(_ entry: Entry) -> [UInt8] {
+    func apply(_ entry: Entry) -> [UInt8] { apply(entry, resultWanted: true) }
+
+    /// Without `resultWanted` (a follower, or nobody waiting here) the result object is
+    /// not encoded: `.ok` carries `[]`. Only the proposer reads it.
+    func apply(_ entry: Entry, resultWanted: Bool) -> [UInt8] {
         appliedIndex = max(appliedIndex, entry.index)
-        let result = state.apply(entry.data)
-        if let onApplied { onApplied(ControlCommand.decode(entry.data), result) }
-        return result.bytes
+        // Decoded once, here: the node's reactions get the same command the state applied.
+        let command = ControlCommand.decode(entry.data)
+        let result = command.map { state.apply($0, resultWanted: resultWanted) } ?? ControlState.undecodable
+        if let onApplied { onApplied(command, result) }
+        return resultWanted ? result.bytes : []
     }
 
     func applyMeta(_ entry: Entry) { appliedIndex = max(appliedIndex, entry.index) }

@@ -90,6 +90,13 @@ public final class HTTPResponder: Sendable {
     /// Runs `body` with the connection on its loop: now when already there, else soon.
     /// The connection may have closed; its methods then drop writes (and `whenDrained`
     /// still calls its waiter, so a producer never waits forever).
+    /// Runs `body` on the connection's event loop (at once when already there). For work
+    /// that belongs with the answer — decoding a result, encoding the body — so it leaves
+    /// whichever thread completed the request (the Raft loop).
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        onLoop { _ in body() }
+    }
+
     func onLoop(_ body: @escaping @Sendable (HTTPServerConnection) -> Void) {
         if loop.inEventLoop {
             body(owner)

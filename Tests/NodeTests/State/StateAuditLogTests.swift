@@ -150,3 +150,54 @@ struct StateAuditLogTests {
         #expect(AuditFormat.jsonArray([]) == "[]")
     }
 }
+
+@Suite("Audit hash input: hand-written canonical JSON")
+struct AuditCanonicalJSONTests {
+    /// Strings that exercise every escaping rule: quotes, backslashes, slashes, each
+    /// control character, DEL, non-ASCII, and combining characters.
+    static let hostile: [String] = {
+        var strings = ["", "plain", "a\"b", "back\\slash", "a/b", "</script>", "\u{7F}", "é", "日本", "😀", "e\u{301}"]
+        for c in 0..<0x20 { strings.append("x\(Character(Unicode.Scalar(UInt8(c))))y") }
+        strings.append((0..<0x20).map { String(Character(Unicode.Scalar(UInt8($0)))) }.joined())
+        return strings
+    }()
+
+    @Test func equalsJSONEncodersOutputByteForByte() {
+        var n = 0
+        for s in Self.hostile {
+            for outcome in AuditRecord.Outcome.allCases {
+                for kind in Principal.Kind.allCases {
+                    let record = AuditRecord(
+                        seq: UInt64(n), at: Int64(n) * 1_000 - 5, actor: Principal(kind, s), node: s, source: s,
+                        action: s, object: s, outcome: outcome, detail: s + "!", prevHash: s, hash: "")
+                    let body = record.hashedBody()
+                    #expect(body.canonicalJSON() == CanonicalJSON.encode(body), "\(Array(s.utf8))")
+                    n += 1
+                }
+            }
+        }
+        let extremes = AuditRecord(
+            seq: .max, at: .min, actor: Principal(.user, "u"), node: "", source: "", action: "", object: "",
+            outcome: .ok, detail: "", prevHash: "", hash: "")
+        #expect(extremes.hashedBody().canonicalJSON() == CanonicalJSON.encode(extremes.hashedBody()))
+    }
+}
+
+@Suite("Created-tunnel answer: spliced canonical JSON")
+struct CreatedTunnelBodyTests {
+    @Test func equalsEncodingTheAnswer() throws {
+        for closed in [false, true] {
+            var tunnel = TunnelRecord(
+                id: "t-1", name: "a \"quoted\"/name", owner: "olivia", createdAt: 1, expiresAt: 2, state: .open)
+            if closed {
+                tunnel.state = .closed
+                tunnel.closedAt = 3
+                tunnel.closedBy = "x"
+                tunnel.closeReason = .admin
+            }
+            let url = "https://127.0.0.1:7441/v1/connect/t-1?token=ab_c-d&ca=sha256:0f"
+            let spliced = AdminAPI.createdTunnelBody(tunnelJSON: CanonicalJSON.encode(tunnel), connectUrl: url)
+            #expect(spliced == CanonicalJSON.encode(AdminAPI.CreatedTunnel(tunnel: tunnel, connectUrl: url)))
+        }
+    }
+}
