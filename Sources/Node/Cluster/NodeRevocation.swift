@@ -26,6 +26,9 @@ final class NodeRevocation: Sendable {
     /// Counts, for logs and metrics.
     var counts: (serials: Int, connectors: Int) { sets.withLock { ($0.serials.count, $0.connectors.count) } }
 
+    /// Whether a serial (any case) is revoked.
+    func isRevoked(serial: String) -> Bool { sets.withLock { $0.serials.contains(serial.lowercased()) } }
+
     /// The TLS peer check: why `certificate` is refused, or nil.
     var check: @Sendable (Certificate) -> String? {
         { [self] certificate in

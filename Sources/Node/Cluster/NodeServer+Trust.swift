@@ -18,6 +18,12 @@ extension NodeServer {
             tls.revocation.update(serials: state.trust.revokedSerials, connectors: revokedConnectors)
             let counts = tls.revocation.counts
             log.info("revocations applied", ["serials": "\(counts.serials)", "connectors": "\(counts.connectors)"])
+            // Raft links that came up with a certificate revoked since are cut; the
+            // redial's handshake refuses it. (Links on the HTTPS port — node-to-node
+            // relays, pooled API clients — are not tracked here and stay up.)
+            let revocation = tls.revocation
+            raft.closeLinks(
+                where: { revocation.isRevoked(serial: $0.certificateSerialHex) }, reason: "peer certificate revoked")
         }
         guard previous?.caPEMs != state.trust.caPEMs else { return }
         do {

@@ -70,6 +70,11 @@ final class PeerTransport: RaftTransport {
         }
     }
 
+    /// Closes the links to peers `shouldClose` names (revoked certificates). Raft loop.
+    func closeLinks(where shouldClose: (FramePeer) -> Bool, reason: String) {
+        for dialer in dialers.values { dialer.closeLink(if: shouldClose, reason: reason) }
+    }
+
     func stop() {
         for dialer in dialers.values { dialer.stop() }
         dialers = [:]

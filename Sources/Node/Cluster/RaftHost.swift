@@ -144,6 +144,14 @@ final class RaftHost: @unchecked Sendable {
         loop.execute { [self] in transport.setPeers(peers) }
     }
 
+    /// Closes the Raft links, both directions, whose peer certificate `shouldClose` names
+    /// (revoked since the link came up). Raft loop only.
+    func closeLinks(where shouldClose: (FramePeer) -> Bool, reason: String) {
+        precondition(loop.inEventLoop, "closeLinks off the Raft loop")
+        listener?.closeLinks(where: shouldClose, reason: reason)
+        transport?.closeLinks(where: shouldClose, reason: reason)
+    }
+
     /// Runs `body` on the Raft loop and waits for its result. Never call from the loop.
     func onLoopBlocking<T: Sendable>(_ body: @escaping () -> T) -> T {
         precondition(!loop.inEventLoop, "onLoopBlocking would deadlock on the Raft loop")

@@ -123,6 +123,14 @@ public final class FrameDialer {
         return true
     }
 
+    /// Closes the current link if `shouldClose` names its peer (its certificate was
+    /// revoked); the dialer redials as after any loss, and the new handshake decides.
+    /// Loop thread only.
+    public func closeLink(if shouldClose: (FramePeer) -> Bool, reason: String) {
+        loop.assertInEventLoop()
+        if let link, let peer = link.peer, shouldClose(peer) { link.close(LinkError(.revoked, reason)) }
+    }
+
     /// Closes the link and stops redialing, for good. Loop thread only; idempotent.
     public func stop() {
         loop.assertInEventLoop()

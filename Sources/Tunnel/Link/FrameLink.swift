@@ -156,6 +156,8 @@ public struct LinkError: Error, Sendable, CustomStringConvertible {
         case peerRefused
         /// `stop()` was called.
         case stopped
+        /// The peer's certificate was revoked after the link came up.
+        case revoked
     }
 
     public let code: Code

@@ -69,6 +69,15 @@ public final class FrameListener {
     /// Verified links open now. Loop thread only.
     public var connectedPeers: [FramePeer] { links.values.compactMap { $0.isUp ? $0.peer : nil } }
 
+    /// Closes the verified links whose peer `shouldClose` names (a certificate revoked
+    /// after they came up: the handshake refuses it from then on). Loop thread only.
+    public func closeLinks(where shouldClose: (FramePeer) -> Bool, reason: String) {
+        loop.assertInEventLoop()
+        for link in links.values {
+            if let peer = link.peer, shouldClose(peer) { link.close(LinkError(.revoked, reason)) }
+        }
+    }
+
     /// Stops accepting and closes every link (each reports `.disconnected`). Loop thread
     /// only; idempotent.
     public func stop() {

@@ -187,9 +187,13 @@ struct CARotationProcessTests {
             }
             #expect(asOldN3(member.peerPort).contains("revoked"), "\(name) peer port: \(asOldN3(member.peerPort))")
         }
-        // A new certificate for n3 is accepted again.
+        // Its live Raft links were cut too: n3 loses the leader (or its followers).
+        func n3Ready() -> Bool { (try? s.cluster.call("n3", "GET", "/readyz", timeoutMillis: 1000).status.code) == 200 }
+        try waitUntil("n3, cut off, has no leader", seconds: 10) { !n3Ready() }
+        // A new certificate for n3 is accepted again, and n3 rejoins.
         let issued = try runWarren(binary: s.cluster.binary, ["pki", "issue", "--pki", pki, "--name", "n3", "--hosts", "127.0.0.1"])
         #expect(issued.status == 0, "\(issued.stderr)")
+        try waitUntil("n3 is back with its new certificate", seconds: 20) { n3Ready() }
         let fresh = try certificateCall(
             port: s.cluster.members["n1"]!.apiPort, certificate: "\(pki)/n3.pem", key: "\(pki)/n3-key.pem",
             trusting: ["\(pki)/ca.pem"], path: "/v1/internal/node-info")
