@@ -164,7 +164,7 @@ extension AdminAPI {
         _ = call.responder.upgradeToWebSocket(call.request, protocol: WebSocketHandshake.muxProtocol) { channel in
             _ = MuxBridge(
                 channel: channel, configuration: TunnelMux.configuration(.server),
-                onOpen: { descriptor in hub.acceptRelayedStream(descriptor) },
+                onOpen: { descriptor in hub.acceptRelayedStream(descriptor, from: peer) },
                 onClose: { reason in log.info("relay link from node closed", ["node": peer, "reason": reason]) })
         }
     }

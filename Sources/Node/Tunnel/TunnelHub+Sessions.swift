@@ -3,8 +3,8 @@ import Tunnel
 
 /// Live sessions on this node, for `sessions list` and `sessions kill`. A session is one
 /// stream of a connector session held here; a client that entered at another node is
-/// listed here, at the node holding the connector session (its source is then the
-/// relay's address on this node).
+/// listed here, at the node holding the connector session (its source is then
+/// `relay:ENTRY_NODE`).
 extension TunnelHub {
     /// One live session as the API shows it (docs/API.md, "Sessions").
     struct SessionView: Codable, Sendable, Equatable {

@@ -205,7 +205,7 @@ final class TunnelHub: @unchecked Sendable {
     /// A client connected to an expose mapping: carried to a connector session of the
     /// tunnel held here, or refused (closed) when there is none or the source is not allowed.
     private func accepted(fd: Int32, remote: String, descriptor: StreamDescriptor, allow: [String]) {
-        if !allow.isEmpty && !Self.source(remote, isIn: allow) && !isRelayed(remote) {
+        if !allow.isEmpty && !Self.source(remote, isIn: allow) {
             close(fd)
             metrics.increment("warren_streams_refused_total{reason=\"allow\"}")
             log.info("stream refused: source not allowed", ["mapping": descriptor.mapping, "source": remote])
@@ -313,36 +313,44 @@ final class TunnelHub: @unchecked Sendable {
         log.info("relay link down", ["node": holder, "reason": reason])
     }
 
-    /// The receiving end of a relay link: a stream for a tunnel whose session is held
-    /// here goes to that session; anything else is refused. Returns the decision the
-    /// relay bridge should take when it cannot carry the stream itself.
-    func acceptRelayedStream(_ descriptorBytes: [UInt8]) -> MuxOpenDecision {
+    /// The receiving end of a relay link: a stream for a mapping this node serves, of a
+    /// tunnel whose connector session is held here, is spliced into that session through a
+    /// socket pair; anything else is refused. The stream's descriptor is rebuilt from this
+    /// node's own replicated state (the relayed bytes only name the mapping), and the entry
+    /// node has already applied the mapping's allow-list to the real client.
+    func acceptRelayedStream(_ descriptorBytes: [UInt8], from peer: String) -> MuxOpenDecision {
         guard let descriptor = StreamDescriptor.decode(descriptorBytes) else {
             return .refuse(code: .refused, reason: "unreadable stream descriptor")
         }
-        let listener = registry.withLock { r -> StreamListener? in
-            // A session going away still counts: the stream re-enters the listener, which
-            // parks it until the connector's new session is known (TunnelHub+Parking.swift).
-            guard !r.closed.contains(descriptor.tunnel), r.sessions[descriptor.tunnel]?.isEmpty == false else {
-                return nil
-            }
-            return r.listeners[descriptor.listenerKey]?.listener
+        let found = registry.withLock { r -> (session: Session?, mapping: MappingRecord)? in
+            // Sessions going away still count: the stream is parked until the connector's
+            // new session is known (TunnelHub+Parking.swift).
+            guard !r.closed.contains(descriptor.tunnel), let entry = r.listeners[descriptor.listenerKey],
+                entry.mapping.tunnelId == descriptor.tunnel, r.sessions[descriptor.tunnel]?.isEmpty == false
+            else { return nil }
+            let session = r.sessions[descriptor.tunnel]?.filter({ !$0.goingAway }).min(by: {
+                Self.live($0.bridge) < Self.live($1.bridge)
+            })
+            return (session, entry.mapping)
         }
-        guard let listener, let address = try? SocketAddress(parsing: loopbackAddress(listener.port)) else {
+        guard let found else {
             return .refuse(code: .refused, reason: "no session of tunnel \(descriptor.tunnel) on this node")
         }
-        // The stream re-enters through this node's own mapping listener, which carries it
-        // to the connector session. The entry node already applied the allow-list.
-        return .dial(address)
+        let trusted = StreamDescriptor.forListener(
+            key: descriptor.listenerKey, tunnel: found.mapping.tunnelId, target: found.mapping.target)
+        let pair: (Int32, Int32)
+        do { pair = try MuxBridge.socketPair() } catch {
+            return .refuse(code: .refused, reason: "cannot carry the relayed stream: \(error)")
+        }
+        if let session = found.session {
+            session.bridge.carry(acceptedFD: pair.1, descriptor: trusted.encoded, remoteAddress: "relay:\(peer)")
+        } else if !park(fd: pair.1, remote: "relay:\(peer)", descriptor: trusted) {
+            close(pair.0)
+            close(pair.1)
+            return .refuse(code: .refused, reason: "no session of tunnel \(descriptor.tunnel) on this node")
+        }
+        return .adopt(fd: pair.0, remote: "tunnel \(descriptor.tunnel) session")
     }
-
-    private func loopbackAddress(_ port: UInt16) -> String {
-        (mappingHost.contains(":") ? "[\(mappingHost)]" : mappingHost) + ":\(port)"
-    }
-
-    /// Whether a connection to a mapping listener comes from this node itself (a relayed
-    /// stream re-entering; its client was checked at the entry node).
-    func isRelayed(_ remote: String) -> Bool { HostPort.host(of: remote) == mappingHost }
 
     /// Whether `remote` (`ip:port` or `[v6]:port`) lies in one of the CIDRs.
     static func source(_ remote: String, isIn allow: [String]) -> Bool {

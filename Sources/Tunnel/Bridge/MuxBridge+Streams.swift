@@ -72,13 +72,26 @@ extension MuxBridge {
             } catch {
                 return dialFailed(id, descriptor, "cannot connect to \(address): \(error)")
             }
-            let stream = BridgeStream(
-                id: id, connection: connection, descriptor: descriptor, remote: address.description,
-                isCarried: false, bridge: self)
-            connection.delegate = stream
-            streams[id] = stream
-            do { try connection.start() } catch { connection.close(error) }
+            start(id, connection, descriptor, remote: address.description)
+        case .adopt(let fd, let remote):
+            let connection: Connection
+            do {
+                connection = try Connection(loop: loop, acceptedFD: fd, tls: nil, limits: streamLimits)
+            } catch {
+                Glibc.close(fd)
+                return dialFailed(id, descriptor, "cannot carry the stream: \(error)")
+            }
+            // Active at the end of this event: accepted then, like a dial that connected.
+            start(id, connection, descriptor, remote: remote)
         }
+    }
+
+    private func start(_ id: MuxStreamID, _ connection: Connection, _ descriptor: [UInt8], remote: String) {
+        let stream = BridgeStream(
+            id: id, connection: connection, descriptor: descriptor, remote: remote, isCarried: false, bridge: self)
+        connection.delegate = stream
+        streams[id] = stream
+        do { try connection.start() } catch { connection.close(error) }
     }
 
     private func dialFailed(_ id: MuxStreamID, _ descriptor: [UInt8], _ reason: String) {

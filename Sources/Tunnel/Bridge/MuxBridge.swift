@@ -140,6 +140,17 @@ public final class MuxBridge: @unchecked Sendable {
         channel.close(code: .normal, reason: reason)
     }
 
+    /// A connected pair of non-blocking, close-on-exec local stream sockets: hand one end
+    /// to a bridge as `.adopt` and `carry` the other into another bridge, and a stream of
+    /// one session continues as a stream of the other (a relayed client reaching the
+    /// connector's session), with no TCP port anyone else could connect to.
+    public static func socketPair() throws(SocketError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        guard socketpair(AF_UNIX, type, 0, &fds) == 0 else { throw SocketError.posix(.socket, "socketpair") }
+        return (fds[0], fds[1])
+    }
+
     /// Streams with an open socket. Loop thread only.
     public var liveStreamCount: Int {
         loop.assertInEventLoop()

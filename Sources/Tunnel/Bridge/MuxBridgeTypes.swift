@@ -7,6 +7,11 @@ public enum MuxOpenDecision: Sendable, Equatable {
     /// Connect a TCP socket to this address and carry the stream over it; the stream is
     /// accepted once the connection is up, refused with `connectFailed` if it fails.
     case dial(SocketAddress)
+    /// Carry the stream over this connected socket (non-blocking; ownership moves to the
+    /// bridge, which closes it when the stream ends): the stream is accepted at once.
+    /// `remote` names the other end for the audit. The node uses it to splice a stream
+    /// into another session through a socket pair (`MuxBridge.socketPair()`).
+    case adopt(fd: Int32, remote: String)
     /// Refuse the stream (RST with `code` and `reason`); nothing is dialled.
     case refuse(code: MuxErrorCode, reason: String)
 }

@@ -245,5 +245,22 @@ struct TunnelRelayProcessTests {
             }
             #expect(answer == payload, "through \(name)")
         }
+
+        // An allow-list that leaves loopback out is enforced on every node, also on the one
+        // whose mapping host is the client's own address (relayed streams no longer come
+        // back in through the listener, so no source address is let through unchecked).
+        let guardedPort = try ProcessCluster.freePort()
+        let guarded = try cluster.call(
+            "n1", "POST", "/v1/mappings",
+            body: #"{"tunnelId":"\#(url.tunnelId)","kind":"expose","target":"127.0.0.1:\#(echo.port)","listenPort":\#(guardedPort),"allow":["10.0.0.0/8"]}"#)
+        #expect(guarded.status.code == 201)
+        let acceptsBefore = echo.accepts.value
+        for name in names {
+            // Refused = the listener accepts and closes at once (a listener not up yet refuses the connect).
+            try waitUntil("\(name)'s guarded listener answers") {
+                (try? roundTrip(host: cluster.mappingHost(name), port: guardedPort, [1, 2, 3])) == []
+            }
+        }
+        #expect(echo.accepts.value == acceptsBefore, "a client outside the allow-list reached the target")
     }
 }

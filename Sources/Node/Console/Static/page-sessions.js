@@ -4,11 +4,13 @@ import { api } from './api.js';
 import { h, heading, table, time, bytes, notice, errorBox, confirmDialog, put } from './ui.js';
 
 export async function render(main, ctx) {
-  const answer = await api('GET', '/v1/sessions');
+  const [answer, tunnels] = await Promise.all([
+    api('GET', '/v1/sessions'), api('GET', '/v1/tunnels').catch(() => [])]);
+  const names = Object.fromEntries(tunnels.map((t) => [t.id, t.name]));
   const status = h('div', { 'aria-live': 'polite' });
   const columns = [
     { label: 'Session', cell: (s) => h('code', {}, s.id) },
-    { label: 'Tunnel', cell: (s) => h('a', { href: '#/tunnels/' + encodeURIComponent(s.tunnelId) }, s.tunnelId) },
+    { label: 'Tunnel', cell: (s) => h('a', { href: '#/tunnels/' + encodeURIComponent(s.tunnelId) }, names[s.tunnelId] || s.tunnelId) },
     { label: 'Node', cell: (s) => s.node },
     { label: 'Source', cell: (s) => s.source },
     { label: 'Target', cell: (s) => s.target },
