@@ -86,6 +86,7 @@ final class AdminAPI: Sendable {
             finish(error.status)
             responder.respond(response)
         }
+        if let refusal = Self.crossOriginRefusal(request) { return refuse(refusal) }
         var principal: Principal?
         var role: Role?
         switch route.access {
@@ -128,6 +129,22 @@ final class AdminAPI: Sendable {
             APICall(
                 request: request, responder: responder, principal: principal, role: role, params: params,
                 startedNanos: started, onFinish: finish))
+    }
+
+    /// Browsers attach the admin client certificate (once an operator installed it) and
+    /// send `Origin` on every cross-site request that can change something, including form
+    /// posts that need no CORS preflight: so a request that is not GET/HEAD and names an
+    /// origin other than the one it was sent to is refused (CSRF). Non-browser clients
+    /// (ctl, connectors, nodes) send no `Origin`; the console's own requests are same-origin.
+    static func crossOriginRefusal(_ request: HTTPRequest) -> APIError? {
+        guard request.method != "GET", request.method != "HEAD", let origin = request.headers["origin"] else {
+            return nil
+        }
+        let host = request.headers["host"] ?? ""
+        guard origin == "https://\(host)" else {
+            return .forbidden("cross-origin request refused (Origin \(origin.prefix(100)) is not https://\(host.prefix(100)))")
+        }
+        return nil
     }
 
     private static func match(_ pattern: [String], _ path: [String]) -> [String: String]? {
