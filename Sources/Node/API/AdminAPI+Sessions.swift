@@ -160,12 +160,19 @@ extension AdminAPI {
         let hub = self.hub
         let log = self.log
         let peer = call.principal?.name ?? "?"
+        let serial = call.request.clientCertificate?.serialHex ?? ""
         call.onFinish(101)
         _ = call.responder.upgradeToWebSocket(call.request, protocol: WebSocketHandshake.muxProtocol) { channel in
-            _ = MuxBridge(
+            let holder = BridgeHolder()
+            let bridge = MuxBridge(
                 channel: channel, configuration: TunnelMux.configuration(.server),
                 onOpen: { descriptor in hub.acceptRelayedStream(descriptor, from: peer) },
-                onClose: { reason in log.info("relay link from node closed", ["node": peer, "reason": reason]) })
+                onClose: { reason in
+                    if let bridge = holder.bridge { hub.detachInboundRelay(bridge) }
+                    log.info("relay link from node closed", ["node": peer, "reason": reason])
+                })
+            holder.bridge = bridge
+            hub.attachInboundRelay(bridge, serial: serial)
         }
     }
 }

@@ -18,12 +18,13 @@ extension NodeServer {
             tls.revocation.update(serials: state.trust.revokedSerials, connectors: revokedConnectors)
             let counts = tls.revocation.counts
             log.info("revocations applied", ["serials": "\(counts.serials)", "connectors": "\(counts.connectors)"])
-            // Raft links that came up with a certificate revoked since are cut; the
-            // redial's handshake refuses it. (Links on the HTTPS port — node-to-node
-            // relays, pooled API clients — are not tracked here and stay up.)
+            // Raft links and node-to-node relay links that came up with a certificate
+            // revoked since are cut; the redial's handshake refuses it. (One-off API
+            // calls between nodes are not tracked: each is a new handshake.)
             let revocation = tls.revocation
             raft.closeLinks(
                 where: { revocation.isRevoked(serial: $0.certificateSerialHex) }, reason: "peer certificate revoked")
+            hub.closeRelays(revoked: { revocation.isRevoked(serial: $0) })
         }
         guard previous?.caPEMs != state.trust.caPEMs else { return }
         do {

@@ -39,6 +39,11 @@ final class TunnelHub: @unchecked Sendable {
         var apiOf: [String: String] = [:]
         /// Node-to-node relay links (mux over a node-certificate WebSocket), by node id.
         var relays: [String: MuxBridge] = [:]
+        /// The certificate serial (lowercase hex) each relay link's other node presented:
+        /// outbound links by node id, inbound links (`/v1/internal/relay`) by bridge. A
+        /// revoked serial ends its links at once (TunnelHub+Revocation.swift).
+        var relaySerials: [String: String] = [:]
+        var inboundRelays: [ObjectIdentifier: (serial: String, bridge: MuxBridge)] = [:]
         /// Clients waiting for a relay link being opened, by node id.
         var waiting: [String: [(fd: Int32, remote: String, descriptor: StreamDescriptor)]] = [:]
         /// Placement inputs from the last reconcile: the ready members (sorted) and
@@ -274,8 +279,10 @@ final class TunnelHub: @unchecked Sendable {
                     channel: channel, configuration: TunnelMux.configuration(.client),
                     onOpen: { _ in .refuse(code: .refused, reason: "relay links carry streams one way") },
                     onClose: { [weak self] reason in self?.relayClosed(holder, reason) })
+                let serial = channel.peerCertificate?.serialHex.lowercased() ?? ""
                 let pending = registry.withLock { r -> [(fd: Int32, remote: String, descriptor: StreamDescriptor)] in
                     r.relays[holder] = bridge
+                    r.relaySerials[holder] = serial
                     return r.waiting.removeValue(forKey: holder) ?? []
                 }
                 log.info("relay link up", ["node": holder])
@@ -309,7 +316,10 @@ final class TunnelHub: @unchecked Sendable {
     }
 
     private func relayClosed(_ holder: String, _ reason: String) {
-        registry.withLock { _ = $0.relays.removeValue(forKey: holder) }
+        registry.withLock {
+            _ = $0.relays.removeValue(forKey: holder)
+            _ = $0.relaySerials.removeValue(forKey: holder)
+        }
         log.info("relay link down", ["node": holder, "reason": reason])
     }
 
