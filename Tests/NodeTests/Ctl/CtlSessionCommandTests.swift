@@ -26,9 +26,12 @@ struct CtlSessionCommandTests {
             return drained.status == 0
         }
         #expect(drained.status == 0 && drained.stdout == "Node n2 is draining.\n", "\(drained.stderr)")
-        let status = try cluster.ctl(["status", "--json"] + admin)
-        let members = status.object["members"] as? [[String: Any]] ?? []
-        #expect(members.first { $0["id"] as? String == "n2" }?["draining"] as? Bool == true)
+        // status is the answering node's applied view: poll until it shows the drain.
+        try cluster.waitUntil("status shows n2 draining", seconds: 10) {
+            let status = try cluster.ctl(["status", "--json"] + admin)
+            let members = status.object["members"] as? [[String: Any]] ?? []
+            return members.first { $0["id"] as? String == "n2" }?["draining"] as? Bool == true
+        }
         let table = try cluster.ctl(["status"] + admin)
         #expect(table.stdout.contains("draining"))
 
@@ -49,8 +52,10 @@ struct CtlSessionCommandTests {
 
         let undone = try cluster.ctl(["node", "drain", "n2", "--undo"] + admin)
         #expect(undone.status == 0 && undone.stdout == "Node n2 is back in service.\n", "\(undone.stderr)")
-        let after = try cluster.ctl(["status", "--json"] + admin)
-        let again = after.object["members"] as? [[String: Any]] ?? []
-        #expect(again.first { $0["id"] as? String == "n2" }?["draining"] == nil)
+        try cluster.waitUntil("status shows n2 back in service", seconds: 10) {
+            let after = try cluster.ctl(["status", "--json"] + admin)
+            let again = after.object["members"] as? [[String: Any]] ?? []
+            return again.first { $0["id"] as? String == "n2" }.map { $0["draining"] == nil } == true
+        }
     }
 }

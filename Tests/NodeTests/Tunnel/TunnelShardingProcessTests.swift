@@ -68,9 +68,12 @@ struct TunnelShardingProcessTests {
 
         let drained = try t.cluster.call("n1", "POST", "/v1/nodes/\(a.owner)/drain", body: "")
         #expect(drained.status == .ok, "\(String(decoding: drained.body, as: UTF8.self))")
-        let status = t.cluster.json(try t.cluster.call("n1", "GET", "/v1/status"))
-        let members = status["members"] as? [[String: Any]] ?? []
-        #expect(members.first { $0["id"] as? String == a.owner }?["draining"] as? Bool == true)
+        // status is the answering node's applied view: it shows the drain once n1 applied it.
+        try waitUntil("status on n1 shows \(a.owner) draining") {
+            let status = t.cluster.json((try? t.cluster.call("n1", "GET", "/v1/status")) ?? .init(status: 500))
+            let members = status["members"] as? [[String: Any]] ?? []
+            return members.first { $0["id"] as? String == a.owner }?["draining"] as? Bool == true
+        }
 
         let newOwner = try #require(
             Placement.owner(of: a.id, among: ShardingTestCluster.names.filter { $0 != a.owner }))
