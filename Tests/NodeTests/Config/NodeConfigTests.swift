@@ -32,6 +32,30 @@ import Testing
         }
         let n2 = try NodeConfig.load(path: "\(Self.root)/cluster-configs/local-3node/n2.json")
         #expect(n2.mappingHost == "127.0.0.2")
+        // Behind the local HAProxy (cluster-configs/haproxy, "source 127.0.0.9").
+        #expect(n2.trustedProxyCheck?("127.0.0.9") == true)
+        #expect(n2.trustedProxyCheck?("127.0.0.1") == false)
+    }
+
+    @Test func proxyProtocolSourcesAreCIDRsAndNobodyByDefault() throws {
+        #expect(try parse(Self.minimal).trustedProxyCheck == nil)
+        let config = try parse(
+            """
+            {"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"},
+             "members": [{"id": "n1", "api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}],
+             "proxyProtocolFrom": ["10.0.0.0/24", "2001:db8::7"]}
+            """)
+        let check = try #require(config.trustedProxyCheck)
+        #expect(check("10.0.0.200") && check("2001:db8::7"))
+        #expect(!check("10.0.1.1") && !check("2001:db8::8") && !check("not-an-ip"))
+        #expect(throws: ConfigError.self) {
+            try parse(
+                """
+                {"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"},
+                 "members": [{"id": "n1", "api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}],
+                 "proxyProtocolFrom": ["10.0.0.0/33"]}
+                """)
+        }
     }
 
     @Test func defaultsAndRelativePaths() throws {
