@@ -71,6 +71,9 @@ extension AdminAPI {
             /// or the leader found it unreachable. Either way it owns no tunnels.
             var draining: Bool?
             var down: Bool?
+            /// Live client sessions (tunnel streams) the member holds, as it reports them
+            /// (nil: it did not answer within the status budget).
+            var sessions: Int?
         }
         struct CertificateView: Codable, Sendable {
             var serial: String
@@ -100,6 +103,7 @@ extension AdminAPI {
 
     func status(_ call: APICall) {
         let controller = self.controller
+        let hub = self.hub
         let certificate = controller.tls.certificate
         controller.raft.loop.execute {
             // Names are resolved on the Raft loop, where the state lives.
@@ -128,34 +132,44 @@ extension AdminAPI {
                     phase: controller.tls.authorities.count > 1 ? "overlap" : "steady",
                     cas: controller.tls.authorities.map { String($0.fingerprintHex.lowercased().prefix(16)) },
                     revokedSerials: state.trust.revokedSerials.count))
-            // Each member's certificate, asked in parallel off the Raft loop (1 s budget).
-            DispatchQueue.global().async {
-                var view = base
-                let answers = Mutex<[String: StatusView.CertificateView]>([:])
-                DispatchQueue.concurrentPerform(iterations: base.members.count) { i in
-                    let member = base.members[i]
-                    if member.id == base.node {
-                        answers.withLock { $0[member.id] = base.certificate }
-                        return
+            // Each member's certificate and session count, asked in parallel off the Raft
+            // loop (1 s budget); this node's own from here.
+            hub.sessions(tunnel: nil) { local in
+                DispatchQueue.global().async {
+                    var view = base
+                    let answers = Mutex<[String: ClusterController.NodeInfo]>([:])
+                    DispatchQueue.concurrentPerform(iterations: base.members.count) { i in
+                        let member = base.members[i]
+                        if member.id == base.node {
+                            answers.withLock { $0[member.id] = .init(certificate: base.certificate, sessions: local.count) }
+                            return
+                        }
+                        guard let api = member.api, let info = controller.nodeInfo(api) else { return }
+                        answers.withLock { $0[member.id] = info }
                     }
-                    guard let api = member.api, let info = controller.nodeInfo(api) else { return }
-                    answers.withLock { $0[member.id] = info }
+                    let found = answers.withLock { $0 }
+                    for i in view.members.indices {
+                        view.members[i].certificate = found[view.members[i].id]?.certificate
+                        view.members[i].sessions = found[view.members[i].id]?.sessions
+                    }
+                    call.ok(view)
                 }
-                let found = answers.withLock { $0 }
-                for i in view.members.indices { view.members[i].certificate = found[view.members[i].id] }
-                call.ok(view)
             }
         }
     }
 
-    /// `GET /v1/internal/node-info`: this node's id and certificate (for `status`).
+    /// `GET /v1/internal/node-info`: this node's id, certificate and live session count
+    /// (for `status`).
     func internalNodeInfo(_ call: APICall) {
         let certificate = controller.tls.certificate
         let ca = ConnectorSigner.issuer(
             of: certificate, among: controller.tls.authorities, at: Int64(Date().timeIntervalSince1970))
-        call.ok(
-            ["id": controller.config.id, "serial": certificate.serialHex, "notAfter": String(certificate.notAfter),
-             "ca": ca ?? ""])
+        let id = controller.config.id
+        hub.sessions(tunnel: nil) { sessions in
+            call.ok(
+                ["id": id, "serial": certificate.serialHex, "notAfter": String(certificate.notAfter), "ca": ca ?? "",
+                 "sessions": String(sessions.count)])
+        }
     }
 
     /// Registers the member's addresses (replicated), then adds it as a learner and

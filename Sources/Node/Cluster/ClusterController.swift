@@ -202,13 +202,20 @@ final class ClusterController: @unchecked Sendable {
 
     /// Another member's certificate serial and expiry, or nil if it does not answer
     /// within a second. Blocking: off the event loops.
-    func nodeInfo(_ address: String) -> AdminAPI.StatusView.CertificateView? {
+    /// What a member reports of itself for `status`.
+    struct NodeInfo: Sendable {
+        var certificate: AdminAPI.StatusView.CertificateView
+        /// Live client sessions it holds (nil from a node too old to say).
+        var sessions: Int?
+    }
+
+    func nodeInfo(_ address: String) -> NodeInfo? {
         let request = HTTPClientRequest(path: "/v1/internal/node-info")
         guard case .success(let response) = callOnce(address, request, timeoutMillis: 1000), response.status == .ok,
             let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: String],
             let serial = json["serial"], let notAfter = json["notAfter"].flatMap({ Int64($0) })
         else { return nil }
-        return .init(serial: serial, notAfter: notAfter)
+        return NodeInfo(certificate: .init(serial: serial, notAfter: notAfter), sessions: json["sessions"].flatMap { Int($0) })
     }
 
     /// One request to another node's API on a fresh connection with its own timeout

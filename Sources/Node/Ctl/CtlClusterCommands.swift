@@ -5,13 +5,14 @@ typealias CtlStatusView = AdminAPI.StatusView
 
 extension AdminAPI.StatusView {
     var membersTable: TextTable {
-        var table = TextTable(["ID", "KIND", "API", "PEER", "MATCH", "ACTIVE", "PLACEMENT", "LEADER"])
+        var table = TextTable(["ID", "KIND", "API", "PEER", "MATCH", "ACTIVE", "PLACEMENT", "SESSIONS", "LEADER"])
         for member in members.sorted(by: { $0.id < $1.id }) {
             table.add([
                 member.id, member.voter ? "voter" : "learner", CtlOutput.orDash(member.api),
                 CtlOutput.orDash(member.peer), member.match.map(String.init) ?? "-",
                 member.active.map { $0 ? "yes" : "no" } ?? "-",
                 member.draining == true ? "draining" : member.down == true ? "down" : "ready",
+                member.sessions.map(String.init) ?? "-",
                 member.id == leader ? "*" : "",
             ])
         }
@@ -41,7 +42,7 @@ extension AdminAPI.StatusView {
 enum CtlStatusCommand: WarrenCommand {
     static let spec = CommandSpec(
         path: ["ctl", "status"],
-        summary: "Cluster status: members, leader, term, commit/applied index, certificate.",
+        summary: "Cluster status: members, leader, term, commit/applied index, sessions per node, certificate.",
         details: "The answering node's view (linearizable). --json has \"leader\": \"n1\" (the node id).")
 
     static func run(_ args: ParsedArguments) throws -> Int32 {

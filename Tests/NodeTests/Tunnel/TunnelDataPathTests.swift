@@ -273,6 +273,14 @@ struct TunnelRelayProcessTests {
             return held != nil
         }
         let heldClient = try #require(held)
+        // status counts it on the node holding the connector's session, asked from any node.
+        try waitUntil("status shows the held session on \(owner)") {
+            guard let response = try? cluster.call(relayer, "GET", "/v1/status") else { return false }
+            let status = cluster.json(response)
+            let members = status["members"] as? [[String: Any]] ?? []
+            let counts = Dictionary(uniqueKeysWithValues: members.map { ($0["id"] as? String ?? "", $0["sessions"] as? Int) })
+            return (counts[owner] ?? nil) ?? 0 >= 1 && counts.count == names.count && counts.values.allSatisfy { $0 != nil }
+        }
         let revoked = try cluster.call(owner, "POST", "/v1/nodes/\(relayer)/revoke", body: "{}")
         #expect(revoked.status.code == 200, "\(String(decoding: revoked.body, as: UTF8.self))")
         try waitUntil("the client relayed through revoked \(relayer) is cut") { heldClient.isClosedByPeer() }
