@@ -266,9 +266,9 @@ struct TunnelRelayProcessTests {
         // Revoking a node's certificate cuts its relay links at once: a client held open
         // through that node (relayed to the owner) is cut, not left running.
         let relayer = try #require(names.first { $0 != owner })
-        var held: HeldSocket?
+        var held: HeldClient?
         try waitUntil("a client held open through \(relayer)") {
-            guard let candidate = try? HeldSocket(host: cluster.mappingHost(relayer), port: listenPort) else { return false }
+            guard let candidate = try? HeldClient(host: cluster.mappingHost(relayer), port: listenPort) else { return false }
             held = candidate.echoes() ? candidate : nil
             return held != nil
         }
@@ -284,50 +284,5 @@ struct TunnelRelayProcessTests {
         let revoked = try cluster.call(owner, "POST", "/v1/nodes/\(relayer)/revoke", body: "{}")
         #expect(revoked.status.code == 200, "\(String(decoding: revoked.body, as: UTF8.self))")
         try waitUntil("the client relayed through revoked \(relayer) is cut") { heldClient.isClosedByPeer() }
-    }
-}
-
-/// One client connection held open: `echoes()` round-trips a few bytes; `isClosedByPeer()`
-/// is true once the other end closed it.
-final class HeldSocket {
-    let fd: Int32
-
-    init(host: String, port: UInt16) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr(host)
-        address.sin_port = port.bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw CommandError("connect to \(host):\(port) refused")
-        }
-        var timeout = timeval(tv_sec: 3, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit { close(fd) }
-
-    func echoes() -> Bool {
-        let bytes: [UInt8] = [7, 8, 9]
-        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, 3) }) == 3 else { return false }
-        var got: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16)
-        while got.count < 3 {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { return false }
-            got += buffer[0..<n]
-        }
-        return got == bytes
-    }
-
-    /// Waits up to the receive timeout for the peer's FIN or reset.
-    func isClosedByPeer() -> Bool {
-        var byte: UInt8 = 0
-        let n = read(fd, &byte, 1)
-        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 }
