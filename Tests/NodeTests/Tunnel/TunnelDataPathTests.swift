@@ -57,18 +57,8 @@ final class EchoServer: @unchecked Sendable {
 /// Sends `payload` to `host`:`port` (writing and reading at once, so a payload larger than
 /// the socket buffers cannot deadlock) and reads the same number of bytes back.
 func roundTrip(host: String = "127.0.0.1", port: UInt16, _ payload: [UInt8]) throws -> [UInt8] {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = try connectTCP(host: host, port: port)
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr(host)
-    address.sin_port = port.bigEndian
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw CommandError("connect to \(host):\(port) refused") }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let writer = Thread {
         var sent = 0
         while sent < payload.count {
