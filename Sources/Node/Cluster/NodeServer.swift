@@ -83,9 +83,12 @@ final class NodeServer: @unchecked Sendable {
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 case .tunnelClose, .tunnelExpire, .mappingAdd, .mappingRemove, .connectorStatus, .forwardAdd,
                     .forwardRemove, .endpointCreate, .endpointDelete, .endpointAssociate, .endpointUnassociate,
-                    .tunnelCreate, .connectorEnrol, .connectorRenew:
+                    .connectorEnrol, .connectorRenew:
                     // A committed close/expiry/revocation ends this node's sessions now; every
                     // change stream decisions read reaches the hub's view (ConnectorConfigWatch) at once.
+                    // Not `tunnel.create`: no connector can open a stream before it enrols (which
+                    // reconciles), and a reconcile per create made every write cost O(state)
+                    // on the Raft loop (16-client throughput fell as tunnels accumulated).
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
                 default: break
                 }
