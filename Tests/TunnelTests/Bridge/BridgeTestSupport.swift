@@ -117,6 +117,21 @@ final class BridgeRig {
         }
     }
 
+    /// Sends `bytes` of a seeded pattern through the listener to the echo target (the
+    /// descriptor must name it) while reading the echo to EOF; true when all of it came
+    /// back intact and the sender finished.
+    func echoesIntact(bytes: Int, seed: UInt8) throws -> Bool {
+        let client = try BlockingClient(port: listener.port)
+        let payload = pattern(bytes, seed: seed)
+        let fd = client.fd
+        let sender = Background {
+            sendAll(fd, payload)
+            shutdown(fd, Int32(SHUT_WR))
+        }
+        let echoed = try client.drainToEOF()
+        return sender.wait() && echoed.count == payload.count && echoed.sum == checksum(payload)
+    }
+
     func stop() {
         listener.stop()
         echo.stop()

@@ -125,16 +125,8 @@ struct BridgeTests {
         #expect(eventually { (try? rig.connector.run { $0.streamBufferedBytes }) ?? 0 >= limits.highWatermarkBytes })
 
         rig.descriptor.set("127.0.0.1:\(rig.echo.port)")
-        let mover = try BlockingClient(port: rig.listener.port)
-        let payload = pattern(8 * 1024 * 1024, seed: 9)
-        let moverFD = mover.fd
-        let sender = Background {
-            sendAll(moverFD, payload)
-            shutdown(moverFD, Int32(SHUT_WR))
-        }
-        let echoed = try mover.drainToEOF()
-        #expect(sender.wait())
-        #expect(echoed.count == payload.count && echoed.sum == checksum(payload))
+        let moved = 8 * 1024 * 1024
+        #expect(try rig.echoesIntact(bytes: moved, seed: 9), "8 MiB through another stream, checksummed")
 
         // The stalled stream is still open and holds no more than its window plus the
         // socket's high watermark on the connector; nothing else is buffered.
@@ -143,8 +135,8 @@ struct BridgeTests {
         #expect(buffered.0 == 1)
         #expect(buffered.1 >= limits.highWatermarkBytes && buffered.1 <= bound)
         #expect(rig.connector.bridge!.statistics.streamPendingBytesMax.load <= bound)
-        let stuckOut = rig.node.bridge!.statistics.bytesOut.load - payload.count
-        #expect(stuckOut <= bound + 8 * 1024 * 1024, "the stalled stream's sender is held back by its window")
+        let stuckOut = rig.node.bridge!.statistics.bytesOut.load - moved
+        #expect(stuckOut <= bound + moved, "the stalled stream's sender is held back by its window")
         _ = try rig.node.run { $0.close(reason: "test over") }
         _ = flood.wait(seconds: 30)
         withExtendedLifetime(stuck) {}  // its deinit closes the socket the flood writes to

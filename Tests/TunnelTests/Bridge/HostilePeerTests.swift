@@ -184,16 +184,7 @@ struct HostilePeerTests {
         #expect(eventually { (try? rig.node.run { $0.streamBufferedBytes }) ?? 0 >= limits.highWatermarkBytes })
 
         rig.descriptor.set("127.0.0.1:\(rig.echo.port)")
-        let mover = try BlockingClient(port: rig.listener.port)
-        let payload = pattern(8 * 1024 * 1024, seed: 5)
-        let moverFD = mover.fd
-        let sender = Background {
-            sendAll(moverFD, payload)
-            shutdown(moverFD, Int32(SHUT_WR))
-        }
-        let echoed = try mover.drainToEOF()
-        #expect(sender.wait())
-        #expect(echoed.count == payload.count && echoed.sum == checksum(payload))
+        #expect(try rig.echoesIntact(bytes: 8 * 1024 * 1024, seed: 5), "8 MiB through another stream, checksummed")
 
         let bound = window + limits.highWatermarkBytes
         let held = try rig.node.run { ($0.liveStreamCount, $0.streamBufferedBytes) }
