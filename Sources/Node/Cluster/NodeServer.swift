@@ -45,7 +45,8 @@ final class NodeServer: @unchecked Sendable {
             selfName: config.id, dataDir: config.dataDir, peerListen: try SocketAddress(parsing: config.peerListen),
             initialVoters: config.join ? [] : config.members.map { NodeIdentity.raftID($0.id) }, peers: peers,
             tickMillis: config.raft.tickMillis, electionTicks: config.raft.electionTicks,
-            heartbeatTicks: config.raft.heartbeatTicks, snapshotEveryEntries: config.raft.snapshotEveryEntries)
+            heartbeatTicks: config.raft.heartbeatTicks, snapshotEveryEntries: config.raft.snapshotEveryEntries,
+            snapshotLogPercent: config.raft.snapshotLogPercent)
         raft = try RaftHost(
             settings: settings, serverTLS: tls.peerServer, clientTLS: tls.peerClient, stateMachine: machine, log: log)
         controller = ClusterController(config: config, raft: raft, machine: machine, tls: tls, log: log)
