@@ -113,6 +113,34 @@ enum StreamPolicy {
         }
     }
 
+    // MARK: streams already open
+
+    /// Whether a live stream (by the descriptor its OPEN carried) is still allowed by the
+    /// mappings and rules in `state`: its mapping or rule exists, names the same tunnel (or
+    /// endpoint of this connector) and the same target, and a local forward's target is
+    /// still in its endpoint's scope. False ends the stream (TunnelHub+Unmapped.swift).
+    /// The tunnel's own close, expiry and revocation are handled by `reconcile`.
+    static func stillMapped(_ descriptor: StreamDescriptor, connectorId: String, in state: ControlState, nowMs: Int64)
+        -> Bool
+    {
+        switch descriptor.resolvedKind {
+        case .expose:
+            guard let mapping = state.mappings[descriptor.mapping] else { return false }
+            return mapping.kind == .expose && mapping.tunnelId == descriptor.tunnel
+                && mapping.target == descriptor.target
+        case .local:
+            guard let rule = state.forwards[descriptor.mapping], rule.target == descriptor.target,
+                case .success(let tunnel) = localForwardTunnel(rule, in: state, nowMs: nowMs)
+            else { return false }
+            return tunnel == descriptor.tunnel
+        case .publish, .remote:
+            let target = gatewayTarget(
+                descriptor, tunnelId: descriptor.tunnel, connectorId: connectorId, in: state, nowMs: nowMs)
+            if case .success = target { return true }
+            return false
+        }
+    }
+
     /// A refused stream: the reason travels in the RST and the audit record.
     struct Refusal: Error, Equatable, CustomStringConvertible {
         var reason: String

@@ -55,6 +55,8 @@ final class TunnelHub: @unchecked Sendable {
         var relayedTunnels: Set<String> = []
         /// Clients waiting while the tunnel's connector re-homes (TunnelHub+Parking.swift).
         var parked: [String: [ParkedClient]] = [:]
+        /// What streams depended on at the last reconcile (TunnelHub+Unmapped.swift).
+        var routeSignature: Int?
     }
 
     let registry = Mutex(Registry())
@@ -181,6 +183,7 @@ final class TunnelHub: @unchecked Sendable {
             return wanted.values.filter { r.listeners[$0.id] == nil }.sorted { $0.id < $1.id }
         }
         endRelayedStreams(state, nowMs: nowMs)
+        endUnmappedStreams(state, nowMs: nowMs)
         releaseParked()
         for listener in toStop { listener.stop() }
         for (bridge, reason) in toClose {
