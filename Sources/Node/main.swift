@@ -46,6 +46,8 @@ enum Commands {
         CtlUserAddCommand.self,
         CtlUserListCommand.self,
         CtlUserRemoveCommand.self,
+        CtlUserSetRoleCommand.self,
+        CtlUserSetPasswordCommand.self,
         CtlAuditListCommand.self,
         CtlAuditExportCommand.self,
         CtlAuditVerifyCommand.self,

@@ -147,6 +147,9 @@ extension AdminAPI {
         Route(method: "DELETE", segments: ["v1", "users", ":name"], access: .permission(.usersWrite)) { api, call in
             api.write(call, .userRemove(.init(name: call.param("name"))))
         },
+        Route(method: "PATCH", segments: ["v1", "users", ":name"], access: .permission(.usersWrite)) { api, call in
+            api.updateUser(call)
+        },
         // Audit.
         Route(method: "GET", segments: ["v1", "audit"], access: .permission(.auditRead)) { api, call in
             api.listAudit(call)

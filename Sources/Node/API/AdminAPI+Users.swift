@@ -79,6 +79,39 @@ extension AdminAPI {
         }
     }
 
+    /// `PATCH /v1/users/NAME` `{role?, password?}`: the password is hashed here, off the
+    /// event loops, and only the hash is proposed.
+    func updateUser(_ call: APICall) {
+        let request: (role: Role?, password: String?)
+        do {
+            request = try call.decode { body throws(ConfigError) in
+                var role: Role?
+                if let roleText = try body.string("role") {
+                    guard let known = Role(rawValue: roleText) else {
+                        throw ConfigError("role", "must be admin, operator or auditor, not \"\(roleText)\"")
+                    }
+                    role = known
+                }
+                let password = try body.string("password")
+                if let password, password.count < 8 { throw ConfigError("password", "must be at least 8 characters") }
+                guard role != nil || password != nil else { throw ConfigError("role", "give a role, a password or both") }
+                return (role, password)
+            }
+        } catch { return call.fail(error) }
+        let name = call.param("name")
+        DispatchQueue.global().async { [self] in
+            var hash: String?
+            if let password = request.password {
+                do { hash = try PasswordHash.make(password: password, salt: SecureRandom.bytes(16)) } catch {
+                    return call.fail(APIError(500, "internal", "cannot hash the password: \(error)"))
+                }
+            }
+            controller.write(command(call, .userUpdate(.init(name: name, role: request.role, passwordHash: hash)))) {
+                call.finish($0, status: .ok)
+            }
+        }
+    }
+
     func addUser(_ call: APICall) {
         let request: (name: String, role: Role, password: String)
         do {

@@ -99,6 +99,7 @@ extension ControlState {
         case .memberHealth(let p): try setMemberHealth(p, context)
         case .userAdd(let p): try addUser(p, context)
         case .userRemove(let p): try removeUser(p, context)
+        case .userUpdate(let p): try updateUser(p, context)
         case .jwtRotate(let p): try rotateJWTKey(p, context)
         case .trustRevokeSerial(let p): try revokeSerial(p, context)
         case .trustSetCAs(let p): try setCAs(p, context)
@@ -134,7 +135,7 @@ extension ControlState {
         case .endpointCreate, .endpointAssociate, .endpointUnassociate, .endpointDelete: .permission(.endpointsWrite)
         case .forwardAdd, .forwardRemove: .permission(.forwardsWrite)
         case .memberSet, .memberRemove, .memberDrain, .settingsSet: .permission(.clusterWrite)
-        case .userAdd, .userRemove: .permission(.usersWrite)
+        case .userAdd, .userRemove, .userUpdate: .permission(.usersWrite)
         case .jwtRotate, .trustRevokeSerial, .trustSetCAs: .permission(.secretsRotate)
         case .auditPrune: .permission(.auditPrune)
         }

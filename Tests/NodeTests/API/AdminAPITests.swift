@@ -281,6 +281,20 @@ struct AdminAPITests {
         var legacy = claims
         legacy.ver = nil
         #expect(try node.call("GET", "/v1/tunnels", as: .token(JWT.sign(legacy, key: key))).status.code == 401)
+
+        // Promoted: the same token now acts as an admin. A new password signs her out.
+        let patch = try node.call("PATCH", "/v1/users/rita", body: #"{"role":"admin"}"#, as: .adminCertificate)
+        #expect(patch.status.code == 200)
+        #expect(try node.call("GET", "/v1/users", as: .token(second)).status.code == 200)
+        let short = try node.call("PATCH", "/v1/users/rita", body: #"{"password":"short"}"#, as: .adminCertificate)
+        #expect(short.status.code == 400 && node.errorCode(short) == "invalid_value")
+        let reset = try node.call(
+            "PATCH", "/v1/users/rita", body: #"{"password":"a brand new one"}"#, as: .adminCertificate)
+        #expect(reset.status.code == 200)
+        #expect(try node.call("GET", "/v1/tunnels", as: .token(second)).status.code == 401)
+        let login = try node.call("POST", "/v1/login", body: #"{"username":"rita","password":"a brand new one"}"#)
+        #expect(login.status.code == 200)
+        #expect(try node.call("DELETE", "/v1/users/rita", as: .adminCertificate).status.code == 200)
     }
 
     /// Last: rotating the key signs everyone out.
