@@ -44,7 +44,8 @@ extension AdminAPI {
                 }
                 let now = Int64(Date().timeIntervalSince1970)
                 let claims = JWT.Claims(
-                    sub: user.name, role: user.role.rawValue, iat: now, exp: now + Self.tokenLifetimeSeconds)
+                    sub: user.name, role: user.role.rawValue, iat: now, exp: now + Self.tokenLifetimeSeconds,
+                    ver: user.version)
                 metrics.increment("warren_logins_total{outcome=\"ok\"}")
                 audit(call, action: "login", object: "user:\(user.name)", outcome: .ok, detail: "role \(user.role.rawValue)")
                 call.ok(

@@ -41,6 +41,7 @@ final class RaftHost: @unchecked Sendable {
         var electionTicks: Int
         var heartbeatTicks: Int
         var snapshotEveryEntries: Int
+        var snapshotLogPercent = 100
     }
 
     /// Recovers from `settings.dataDir` and starts the member: listening on the peer
@@ -72,6 +73,7 @@ final class RaftHost: @unchecked Sendable {
                 var options = RaftDriverOptions()
                 options.batchesInputs = true
                 options.snapshotEveryEntries = UInt64(settings.snapshotEveryEntries)
+                options.snapshotLogRatio = Double(settings.snapshotLogPercent) / 100
                 driver = try RaftDriver(
                     config: config, store: store, transport: transport, stateMachine: applied, options: options)
                 applied.onApplied = { [weak self] index in self?.releaseWaiters(upTo: index) }

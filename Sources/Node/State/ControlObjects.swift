@@ -125,6 +125,9 @@ struct UserRecord: Codable, Equatable, Sendable {
     var passwordHash: String
     var createdAt: Int64
     var createdBy: String
+
+    /// What a token of this user must carry in `ver` (JWT.Claims) to count.
+    var version: Int64 { createdAt }
 }
 
 /// The JWT signing key (HS256). Rotating replaces it, which invalidates every token signed

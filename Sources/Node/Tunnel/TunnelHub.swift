@@ -55,6 +55,8 @@ final class TunnelHub: @unchecked Sendable {
         var relayedTunnels: Set<String> = []
         /// Clients waiting while the tunnel's connector re-homes (TunnelHub+Parking.swift).
         var parked: [String: [ParkedClient]] = [:]
+        /// What streams depended on at the last reconcile (TunnelHub+Unmapped.swift).
+        var routeSignature: Int?
     }
 
     let registry = Mutex(Registry())
@@ -181,6 +183,7 @@ final class TunnelHub: @unchecked Sendable {
             return wanted.values.filter { r.listeners[$0.id] == nil }.sorted { $0.id < $1.id }
         }
         endRelayedStreams(state, nowMs: nowMs)
+        endUnmappedStreams(state, nowMs: nowMs)
         releaseParked()
         for listener in toStop { listener.stop() }
         for (bridge, reason) in toClose {
@@ -332,16 +335,22 @@ final class TunnelHub: @unchecked Sendable {
         guard let descriptor = StreamDescriptor.decode(descriptorBytes) else {
             return .refuse(code: .refused, reason: "unreadable stream descriptor")
         }
+        guard let state = connectorState.state,
+            let mapping = StreamPolicy.servedListener(key: descriptor.listenerKey, in: state, nowMs: APICall.nowMillis()),
+            mapping.tunnelId == descriptor.tunnel
+        else {
+            return .refuse(code: .refused, reason: "no mapping \(descriptor.listenerKey) of tunnel \(descriptor.tunnel) here")
+        }
         let found = registry.withLock { r -> (session: Session?, mapping: MappingRecord)? in
             // Sessions going away still count: the stream is parked until the connector's
             // new session is known (TunnelHub+Parking.swift).
-            guard !r.closed.contains(descriptor.tunnel), let entry = r.listeners[descriptor.listenerKey],
-                entry.mapping.tunnelId == descriptor.tunnel, r.sessions[descriptor.tunnel]?.isEmpty == false
-            else { return nil }
+            guard !r.closed.contains(descriptor.tunnel), r.sessions[descriptor.tunnel]?.isEmpty == false else {
+                return nil
+            }
             let session = r.sessions[descriptor.tunnel]?.filter({ !$0.goingAway }).min(by: {
                 Self.live($0.bridge) < Self.live($1.bridge)
             })
-            return (session, entry.mapping)
+            return (session, mapping)
         }
         guard let found else {
             return .refuse(code: .refused, reason: "no session of tunnel \(descriptor.tunnel) on this node")

@@ -253,6 +253,36 @@ struct AdminAPITests {
         #expect(status["leader"] as? String == "n1")
     }
 
+    /// A token counts only while its user exists, with the user's current role, and only
+    /// for the user it was issued to (not a later user of the same name).
+    @Test func tokensFollowTheReplicatedUsers() throws {
+        _ = Self.tokens
+        let key = try #require(node.server.authenticator.currentKey)
+        let rita = try node.user("rita", role: "operator")
+        #expect(try node.call("GET", "/v1/tunnels", as: .token(rita)).status.code == 200)
+        // A token claiming another role (signed with the real key) gets the user's own role.
+        let claims = try #require(try? node.server.authenticator.verify(rita, now: Int64(Date().timeIntervalSince1970)))
+        var claimsAdmin = claims
+        claimsAdmin.role = "admin"
+        let claimingAdmin = JWT.sign(claimsAdmin, key: key)
+        #expect(try node.call("GET", "/v1/users", as: .token(claimingAdmin)).status.code == 403)
+        #expect(try node.call("GET", "/v1/users", as: .adminCertificate).status.code == 200)
+
+        // Removed: every token of hers stops working at once.
+        #expect(try node.call("DELETE", "/v1/users/rita", as: .adminCertificate).status.code == 200)
+        let afterRemoval = try node.call("GET", "/v1/tunnels", as: .token(rita))
+        #expect(afterRemoval.status.code == 401 && node.errorCode(afterRemoval) == "unauthenticated")
+
+        // Added again under the same name: the old token still does not count; a new one does.
+        let second = try node.user("rita", role: "auditor")
+        #expect(try node.call("GET", "/v1/tunnels", as: .token(rita)).status.code == 401)
+        #expect(try node.call("GET", "/v1/tunnels", as: .token(second)).status.code == 200)
+        // A token without the version claim (issued by an older node) is refused too.
+        var legacy = claims
+        legacy.ver = nil
+        #expect(try node.call("GET", "/v1/tunnels", as: .token(JWT.sign(legacy, key: key))).status.code == 401)
+    }
+
     /// Last: rotating the key signs everyone out.
     @Test func zzRotatingTheKeyRevokesTokens() throws {
         let token = Self.tokens[.adminUser]!
