@@ -48,6 +48,7 @@ enum Commands {
         CtlUserRemoveCommand.self,
         CtlUserSetRoleCommand.self,
         CtlUserSetPasswordCommand.self,
+        CtlPasswdCommand.self,
         CtlAuditListCommand.self,
         CtlAuditExportCommand.self,
         CtlAuditVerifyCommand.self,

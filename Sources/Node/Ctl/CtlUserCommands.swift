@@ -100,3 +100,28 @@ enum CtlUserSetPasswordCommand: WarrenCommand {
         return 0
     }
 }
+
+enum CtlPasswdCommand: WarrenCommand {
+    static let spec = CommandSpec(
+        path: ["ctl", "passwd"],
+        summary: "Change your own password (any signed-in user).",
+        details: """
+            Asks for the current password, then the new one twice, on the terminal (no echo);
+            with --password-stdin reads two lines: the current password, then the new one.
+            Every earlier sign-in of yours stops working, this one included: sign in again.
+
+            Example: printf '%s\\n%s\\n' "$OLD" "$NEW" | warren ctl passwd --password-stdin
+            """,
+        flags: [.bool("password-stdin", "Read the current and the new password as two lines from stdin.")])
+
+    static func run(_ args: ParsedArguments) throws -> Int32 {
+        try CtlArguments.none(args)
+        let client = try CtlClient.forCommand(args)
+        let current = try CtlPassword.read(args, prompt: "Current password: ")
+        let new = try CtlPassword.read(args, prompt: "New password: ", confirm: true)
+        guard new.count >= 8 else { throw CtlError("the new password must be at least 8 characters") }
+        let bytes = try client.call("POST", "/v1/whoami/password", body: ["current": current, "new": new])
+        try CtlOutput.emit(bytes, args, line: "Password changed; sign in again with the new one.")
+        return 0
+    }
+}

@@ -165,7 +165,13 @@ extension ControlState {
             guard let user = users[actor.name] else {
                 return ControlError(.forbidden, "user \(Validation.quoted(actor.name)) does not exist")
             }
-            allowed = user.role.allows(permission)
+            // Any user may set their own password (the API checked the current one first);
+            // only `users.write` may change a role or someone else's password.
+            if case .userUpdate(let p) = op, p.name == actor.name, p.role == nil {
+                allowed = true
+            } else {
+                allowed = user.role.allows(permission)
+            }
         }
         guard !allowed else { return nil }
         return ControlError(.forbidden, "\(actor.kind.rawValue) \(Validation.quoted(actor.name)) may not \(op.type)")

@@ -163,6 +163,15 @@ struct CtlEndToEndTests {
                 cluster.allURLs,
             ], stdin: "a-new-password-456\n", configDir: auditorDir)
         #expect(relogin.status == 0, "login with the new password: \(relogin.stderr)")
+        let changed = try cluster.ctl(
+            ["passwd", "--password-stdin"], stdin: "a-new-password-456\nher-own-choice-789\n", configDir: auditorDir)
+        #expect(changed.status == 0, "passwd: \(changed.stderr)")
+        let ownLogin = try cluster.ctl(
+            [
+                "login", "--user", "audrey", "--password-stdin", "--pki", "\(cluster.dir)/pki", "--server",
+                cluster.allURLs,
+            ], stdin: "her-own-choice-789\n", configDir: auditorDir)
+        #expect(ownLogin.status == 0, "login with her own password: \(ownLogin.stderr)")
 
         // kill -9 the leader: a new one is elected and writes go through the others.
         cluster.kill9(leader)

@@ -36,4 +36,19 @@ struct StateUserUpdateTests {
         h.refused(
             .userUpdate(.init(name: "amy", role: .admin)), .forbidden, as: Principal(.node, "n1"), outcome: .denied)
     }
+
+    @Test func aUserMaySetTheirOwnPasswordButNotTheirRoleNorAnothersPassword() throws {
+        let h = Harness()
+        h.ok(.userAdd(.init(name: "amy", role: .admin, passwordHash: testPasswordHash)), ControlState.UserView.self)
+        h.ok(.userAdd(.init(name: "olga", role: .operator, passwordHash: testPasswordHash)), ControlState.UserView.self)
+        let olga = Principal(.user, "olga")
+        let newHash = try PasswordHash.make(password: "olga's own", salt: Array(repeating: 3, count: 16))
+        h.ok(.userUpdate(.init(name: "olga", passwordHash: newHash)), as: olga, ControlState.UserView.self)
+        #expect(h.state.users["olga"]?.passwordHash == newHash)
+        h.refused(.userUpdate(.init(name: "olga", role: .admin)), .forbidden, as: olga, outcome: .denied)
+        h.refused(
+            .userUpdate(.init(name: "olga", role: .admin, passwordHash: newHash)), .forbidden, as: olga,
+            outcome: .denied)
+        h.refused(.userUpdate(.init(name: "amy", passwordHash: newHash)), .forbidden, as: olga, outcome: .denied)
+    }
 }
