@@ -76,7 +76,7 @@ final class NodeServer: @unchecked Sendable {
                 guard let self, let command else { return }
                 switch command.op {
                 case .jwtRotate: authenticator.update(machine.state.jwtKey)
-                case .userAdd, .userRemove: authenticator.updateUsers(machine.state.users)
+                case .userAdd, .userRemove, .userUpdate: authenticator.updateUsers(machine.state.users)
                 case .memberSet, .memberRemove, .memberDrain, .memberHealth:
                     refreshPeers()
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
