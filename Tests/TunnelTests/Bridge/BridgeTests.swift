@@ -81,6 +81,21 @@ struct BridgeTests {
         #expect(eventually { rig.connector.closedEvents.first?.reason == "finished" })
     }
 
+    @Test func theListenerReportsEachClientsAddress() throws {
+        let group = try EventLoopGroup(loopCount: 2)
+        defer { group.shutdown() }
+        let seen = TextBox()
+        let listener = try StreamListener(address: try SocketAddress(parsing: "127.0.0.1:0"), group: group) {
+            fd, remote in
+            seen.set(remote)
+            close(fd)
+        }
+        defer { listener.stop() }
+        let client = try BlockingClient(port: listener.port)
+        let local = try #require(Socket.localAddress(client.fd))
+        #expect(eventually { seen.get() == "127.0.0.1:\(local.port)" }, "got '\(seen.get())'")
+    }
+
     @Test func bytesAlreadyWaitingWhenCarriedLeaveWithTheOpenInOneMessage() throws {
         let rig = try BridgeRig()
         defer { rig.stop() }
