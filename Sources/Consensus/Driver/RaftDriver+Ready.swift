@@ -63,6 +63,8 @@ extension RaftDriver {
     func apply(_ ready: Ready) {
         if let snap = ready.snapshot {
             appliedIndex = snap.metadata.index
+            lastSnapshotBytes = snap.data.count
+            appliedBytesSinceSnapshot = 0
             // Proposals the snapshot covers have an unknown fate here.
             for index in proposals.keys.sorted() where index <= appliedIndex {
                 proposals.removeValue(forKey: index)!.completion(.failure(.outcomeUnknown))
@@ -77,6 +79,7 @@ extension RaftDriver {
                 result = []
             }
             appliedIndex = e.index
+            appliedBytesSinceSnapshot += e.data.count
             if let p = proposals.removeValue(forKey: e.index) {
                 p.completion(p.term == e.term ? .success(result) : .failure(.dropped))
             }
@@ -109,19 +112,23 @@ extension RaftDriver {
         maybeCompact()
     }
 
-    /// Every `snapshotEveryEntries` applied entries: snapshot the state machine and
-    /// compact the log. The state machine may produce the bytes in the background (a
+    /// Every `snapshotEveryEntries` applied entries (and, with `snapshotLogRatio`, once
+    /// the log applied since the last snapshot outweighs it): snapshot the state machine
+    /// and compact the log. The state machine may produce the bytes in the background (a
     /// large state would otherwise stall the Raft thread past an election timeout); the
     /// point is fixed when it starts, and the log is compacted to it when the bytes arrive.
     func maybeCompact() {
         let snapIndex = raft.status.snapshotIndex
         guard !snapshotInProgress, appliedIndex >= snapIndex + options.snapshotEveryEntries,
+            Double(appliedBytesSinceSnapshot) >= options.snapshotLogRatio * Double(lastSnapshotBytes),
             appliedIndex == raft.log.applied, let point = raft.snapshotPoint
         else { return }
         snapshotInProgress = true
+        appliedBytesSinceSnapshot = 0
         stateMachine.snapshotInBackground { [weak self] data in
             guard let self else { return }
             snapshotInProgress = false
+            lastSnapshotBytes = data.count
             guard stoppedReason == nil, raft.compact(to: point, data: data) else { return }
             do {
                 try store.saveSnapshot(point, data: data)

@@ -59,6 +59,10 @@ public final class RaftDriver {
     var syncedTermVote: (term: UInt64, vote: NodeID) = (0, 0)
     /// A snapshot is being produced (`snapshotInBackground`); no second one starts.
     var snapshotInProgress = false
+    /// Size of the latest snapshot taken, loaded or installed (`snapshotLogRatio`).
+    var lastSnapshotBytes = 0
+    /// Entry data bytes applied since the latest snapshot started, was loaded or installed.
+    var appliedBytesSinceSnapshot = 0
     var proposals: [UInt64: PendingProposal] = [:]
     var reads: [UInt64: PendingRead] = [:]
     var nextReadContext: UInt64 = 1
@@ -81,6 +85,7 @@ public final class RaftDriver {
         if let snap = try store.loadSnapshot(), snap.metadata.index == persisted.snapshot.index {
             try stateMachine.restore(snap.data, metadata: snap.metadata)
             data = snap.data
+            lastSnapshotBytes = snap.data.count
         }
         raft = Raft(config: config, persisted: persisted, snapshotData: data)
         appliedIndex = persisted.snapshot.index
@@ -188,6 +193,9 @@ public final class RaftDriver {
     }
 
     /// Role, term, leader, indexes, members and (on the leader) their progress.
+    /// Ticks since this member last knew of a quorum-backed leader (cheap; no status copy).
+    public var ticksSinceLeaderContact: Int { raft.ticksSinceLeaderContact }
+
     public var status: RaftDriverStatus {
         RaftDriverStatus(core: raft.status, appliedIndex: appliedIndex, stoppedReason: stoppedReason)
     }

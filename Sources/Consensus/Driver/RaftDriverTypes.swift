@@ -70,8 +70,16 @@ public enum RaftDriverError: Error, Sendable, Hashable {
 
 /// Settings of the driver (the core's are in `RaftConfig`).
 public struct RaftDriverOptions: Sendable {
-    /// Take a snapshot and compact the log every this many applied entries.
+    /// Take a snapshot and compact the log every this many applied entries (at least).
     public var snapshotEveryEntries: UInt64 = 10_000
+    /// When above 0, a snapshot also waits until the entry bytes applied since the last
+    /// one reach this multiple of that snapshot's size. A snapshot costs O(state): with a
+    /// fixed entry count alone, a large state is re-encoded every `snapshotEveryEntries`
+    /// writes, so the cost per write grows with the state. With the ratio it is bounded
+    /// (state bytes / (ratio × state bytes) per entry byte), and the log kept in memory
+    /// stays below about ratio × the snapshot's size (LogCabin's `snapshotRatio`).
+    /// 0 (the default, and what the simulation uses): the entry count alone decides.
+    public var snapshotLogRatio: Double = 0
     /// Default timeout of requests, in ticks.
     public var requestTimeoutTicks: Int = 500
     /// Most requests waiting for an outcome; more are refused with `busy`.

@@ -45,7 +45,8 @@ final class NodeServer: @unchecked Sendable {
             selfName: config.id, dataDir: config.dataDir, peerListen: try SocketAddress(parsing: config.peerListen),
             initialVoters: config.join ? [] : config.members.map { NodeIdentity.raftID($0.id) }, peers: peers,
             tickMillis: config.raft.tickMillis, electionTicks: config.raft.electionTicks,
-            heartbeatTicks: config.raft.heartbeatTicks, snapshotEveryEntries: config.raft.snapshotEveryEntries)
+            heartbeatTicks: config.raft.heartbeatTicks, snapshotEveryEntries: config.raft.snapshotEveryEntries,
+            snapshotLogPercent: config.raft.snapshotLogPercent)
         raft = try RaftHost(
             settings: settings, serverTLS: tls.peerServer, clientTLS: tls.peerClient, stateMachine: machine, log: log)
         controller = ClusterController(config: config, raft: raft, machine: machine, tls: tls, log: log)
@@ -67,13 +68,18 @@ final class NodeServer: @unchecked Sendable {
         let raftLoop = raft.loop
         raft.onLoopBlocking { [self] in
             machine.driverExecutor = { body in raftLoop.execute(body) }
+            // BRIEF: cut off from a quorum-backed leader for one election timeout, this node
+            // ends its sessions (it could not learn of a close); it carries again on contact.
+            raft.onCutOffChange = { [hub] cut in hub.setCutOff(cut) }
             authenticator.update(machine.state.jwtKey)
+            authenticator.updateUsers(machine.state.users)
             syncTrust()
             refreshPeers()
             machine.onApplied = { [weak self] command, _ in
                 guard let self, let command else { return }
                 switch command.op {
                 case .jwtRotate: authenticator.update(machine.state.jwtKey)
+                case .userAdd, .userRemove, .userUpdate: authenticator.updateUsers(machine.state.users)
                 case .memberSet, .memberRemove, .memberDrain, .memberHealth:
                     refreshPeers()
                     hub.reconcile(machine.state, nowMs: APICall.nowMillis())
@@ -96,7 +102,11 @@ final class NodeServer: @unchecked Sendable {
             dutiesTimer = raft.loop.scheduleRepeating(everyNanos: 200_000_000) { [weak self] in
                 guard let self else { return }
                 leaderDuties()
-                syncTrust()  // also after a snapshot install, which applies no command
+                // Also after a snapshot install, which applies no command: the trust, the
+                // JWT key and the users may all have moved with it.
+                syncTrust()
+                authenticator.update(machine.state.jwtKey)
+                authenticator.updateUsers(machine.state.users)
                 // Every node enforces expiry on its own clock too, before the leader's
                 // committed expiry arrives (and while cut off from it).
                 hub.reconcile(machine.state, nowMs: APICall.nowMillis())

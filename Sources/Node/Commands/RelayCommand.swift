@@ -15,9 +15,20 @@ enum RelayCommand: WarrenCommand {
             --to host). --tls-server: accept mutual TLS 1.3 on --listen (a client certificate
             signed by --ca is required), connect plain to --to.
 
+            --mux (on both relays): instead of one TLS connection per relayed connection,
+            the --tls-client relay keeps one long-lived mutual-TLS link per event loop (a
+            WebSocket carrying the warren-mux.v1 stream multiplexer, as tunnels use) and
+            carries every accepted connection as a stream on it; the --tls-server relay
+            dials --to once per stream. A new connection then costs a stream open, not a
+            TLS handshake, as with ssh -L. A dropped link is dialled again (its streams
+            end); connections accepted meanwhile wait for it.
+
             Example:
               warren relay --tls-server --listen 127.0.0.1:9443 --to 127.0.0.1:8080 \\
                 --ca pki/ca.pem --cert pki/n1.pem --key pki/n1-key.pem
+              warren relay --tls-client --listen 127.0.0.1:8000 --to 127.0.0.1:9443 \\
+                --ca pki/ca.pem --cert pki/n2.pem --key pki/n2-key.pem
+            (add --mux to both for the multiplexed mode)
             """,
         flags: [
             .value("listen", "ADDR", "Address to accept on: HOST:PORT or [V6]:PORT.", required: true),
@@ -31,6 +42,7 @@ enum RelayCommand: WarrenCommand {
             .value("loops", "N", "Event loop threads (default: one per core)."),
             .list("peer-role", "ROLE", "Roles the peer certificate must name (node, admin, connector); default any."),
             .bool("resume", "TLS 1.3 session resumption (tickets): later handshakes skip certificates, as stunnel does."),
+            .bool("mux", "Carry every connection as a stream over long-lived TLS links (set on both relays)."),
         ])
 
     static func run(_ args: ParsedArguments) throws -> Int32 {
@@ -59,15 +71,32 @@ enum RelayCommand: WarrenCommand {
 
         let signals = blockTerminationSignals()
         let group = try EventLoopGroup(loopCount: loops)
-        let relay = try Relay(.init(listen: listen, target: target, mode: mode), group: group)
-        let shown = listen.port == 0 ? "\(listen.host):\(relay.port)" : "\(listen)"
+        let port: UInt16
+        let stop: () -> Void
+        let served: () -> Int
+        if args.bool("mux") {
+            if isClient {
+                let relay = try MuxRelayClient(
+                    .init(listen: listen, server: target, serverName: args.string("server-name"), tls: provider),
+                    group: group)
+                (port, stop, served) = (relay.port, relay.stop, { relay.statistics.accepted.load })
+            } else {
+                let relay = try MuxRelayServer(listen: listen, target: target, tls: provider, group: group)
+                (port, stop, served) = (relay.port, relay.stop, { relay.statistics.streamsOpened.load })
+            }
+        } else {
+            let relay = try Relay(.init(listen: listen, target: target, mode: mode), group: group)
+            (port, stop, served) = (relay.port, relay.stop, { relay.statistics.accepted.load })
+        }
+        let shown = listen.port == 0 ? "\(listen.host):\(port)" : "\(listen)"
         printErr("warren relay: \(isClient ? "plain" : "TLS") \(shown) → \(isClient ? "TLS" : "plain") \(target) "
-            + "(\(loops) loops, certificate serial \(context.certificateSerialHex ?? "-"))")
+            + "(\(args.bool("mux") ? "multiplexed, " : "")\(loops) loops, "
+            + "certificate serial \(context.certificateSerialHex ?? "-"))")
         var signal: Int32 = 0
         var set = signals
         sigwait(&set, &signal)
-        printErr("warren relay: signal \(signal), stopping (\(relay.statistics.accepted.load) connections served)")
-        relay.stop()
+        printErr("warren relay: signal \(signal), stopping (\(served()) connections served)")
+        stop()
         group.shutdown()
         return 0
     }

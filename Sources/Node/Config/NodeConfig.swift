@@ -60,6 +60,10 @@ struct NodeConfig: Equatable {
         var electionTicks = 15
         var heartbeatTicks = 3
         var snapshotEveryEntries = 10_000
+        /// A snapshot also waits until the log applied since the last one is this percentage
+        /// of that snapshot's size (0: off): the cost of snapshots per write stays bounded
+        /// as the state grows (`RaftDriverOptions.snapshotLogRatio`).
+        var snapshotLogPercent = 100
     }
 
     /// Reads and checks `path`, then applies the command-line overrides.
@@ -124,6 +128,7 @@ struct NodeConfig: Equatable {
             raft.heartbeatTicks = try r.int("heartbeatTicks", in: 1...1000) ?? raft.heartbeatTicks
             raft.snapshotEveryEntries =
                 try r.int("snapshotEveryEntries", in: 10...100_000_000) ?? raft.snapshotEveryEntries
+            raft.snapshotLogPercent = try r.int("snapshotLogPercent", in: 0...10_000) ?? raft.snapshotLogPercent
             try r.finish()
             if raft.heartbeatTicks >= raft.electionTicks {
                 throw ConfigError("raft.heartbeatTicks", "must be smaller than raft.electionTicks")

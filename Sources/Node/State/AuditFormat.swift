@@ -24,12 +24,18 @@ enum AuditFormat {
     }
 
     /// RFC 4180 §2: fields with a comma, quote, CR or LF are quoted, quotes doubled.
+    /// A field a spreadsheet would run as a formula (first character `=`, `+`, `-`, `@`,
+    /// tab or CR — OWASP "CSV injection") is prefixed with `'` and quoted, so a tunnel or
+    /// user name chosen by one operator cannot execute in an auditor's spreadsheet. The
+    /// export is for reading; `audit verify` and the hash chain use the records, not CSV.
     static func csvField(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else {
-            return field
-        }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        let formula = field.unicodeScalars.first.map { formulaStarts.contains($0) } ?? false
+        guard formula || field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+        else { return field }
+        return "\"" + (formula ? "'" : "") + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+
+    private static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
 
     /// One record per line, canonical JSON, each ending in "\n".
     static func jsonLines(_ records: [AuditRecord]) -> String {

@@ -125,6 +125,10 @@ extension MuxBridge {
         onStreamEvent(.opened(stream: id.rawValue, descriptor: descriptor, remote: remote))
         updateReadLimit(stream)
         do { try connection.start() } catch { connection.close(error) }
+        // A client usually writes at once: read what is already here (after the
+        // connection's own activation, before the flush), so the OPEN and the first DATA
+        // leave in one message instead of two, and the peer handles them in one event.
+        loop.deferToEndOfEvent { [weak connection] in connection?.readNow() }
         scheduleFlush()
     }
 

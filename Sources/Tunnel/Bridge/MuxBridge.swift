@@ -95,7 +95,8 @@ public final class MuxBridge: @unchecked Sendable {
 
     // MARK: - Public surface
 
-    /// Carries an accepted TCP socket (from any loop's listener; ownership moves here)
+    /// Carries an accepted TCP socket (non-blocking, like every socket a `Listener` or
+    /// `socketPair()` gives; from any loop's listener; ownership moves here)
     /// as a new stream whose OPEN carries `descriptor`. Safe from any thread. If no
     /// stream can be opened (too many, going away, closed, descriptor too large) the
     /// socket is closed and `onStreamEvent` reports `.refused` with the reason. Before

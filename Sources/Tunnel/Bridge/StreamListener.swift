@@ -34,8 +34,8 @@ public final class StreamListener: Sendable {
         for (i, loop) in group.loops.enumerated() {
             let at = bound
             let listener = try Relay.onLoop(loop) { () throws -> Listener in
-                try Listener(loop: loop, address: at, reusePort: true) { fd in
-                    let peer = Self.peerAddress(fd)
+                try Listener(loop: loop, address: at, reusePort: true) { fd, from in
+                    let peer = from.description
                     guard let trusted = proxyProtocolFrom, trusted(ProxyProtocolV2.host(ofPeer: peer)) else {
                         return onAccept(fd, peer)
                     }

@@ -106,7 +106,9 @@ final class Connection: EventHandler {
 
     /// Registers with the loop and arms the timers; call once, after setting `delegate`.
     func start() throws {
-        registration = try loop.register(fd: fd, events: 0, handler: self)
+        // Registered with the interest it needs now: one epoll_ctl, not an ADD then a MOD.
+        interest = wantedInterest()
+        registration = try loop.register(fd: fd, events: interest, handler: self)
         let deadline = limits.handshakeTimeoutNanos
         if state != .active {
             handshakeTimer = loop.schedule(afterNanos: deadline) { [weak self] in
@@ -159,6 +161,14 @@ final class Connection: EventHandler {
         if pendingBytes >= limits.highWatermarkBytes { aboveHighWatermark = true }
         touch()
         updateInterest()
+    }
+
+    /// Reads what has already arrived, now, as a readable event would. For a socket just
+    /// accepted whose first bytes should travel with its setup (a carried stream's OPEN
+    /// and first DATA in one message): one `read` that may find nothing. Active only.
+    func readNow() {
+        guard state == .active, activated else { return }
+        handleEvents(EpollEvents.readable)
     }
 
     func pauseReading() {
@@ -411,17 +421,19 @@ final class Connection: EventHandler {
 
     private func updateInterest() {
         guard let registration, state != .closed else { return }
-        var wanted: UInt32 = 0
-        if state == .connecting {
-            wanted = EpollEvents.writable
-        } else {
-            if (!isReadPaused || state == .handshaking) && !readEOF { wanted |= EpollEvents.readable }
-            if pendingBytes - early.count > 0 { wanted |= EpollEvents.writable }
-        }
+        let wanted = wantedInterest()
         if wanted != interest {
             interest = wanted
             loop.modify(registration, events: wanted)
         }
+    }
+
+    private func wantedInterest() -> UInt32 {
+        if state == .connecting { return EpollEvents.writable }
+        var wanted: UInt32 = 0
+        if (!isReadPaused || state == .handshaking) && !readEOF { wanted |= EpollEvents.readable }
+        if pendingBytes - early.count > 0 { wanted |= EpollEvents.writable }
+        return wanted
     }
 
     private func fail(_ error: any Error) { close(error) }

@@ -11,10 +11,11 @@ import Testing
 
     static func singleNode(
         store: SimLogStore = SimLogStore(), kv: SimKV = SimKV(),
-        snapshotEvery: UInt64 = 1_000
+        snapshotEvery: UInt64 = 1_000, snapshotLogRatio: Double = 0
     ) throws -> RaftDriver {
         var opts = RaftDriverOptions()
         opts.snapshotEveryEntries = snapshotEvery
+        opts.snapshotLogRatio = snapshotLogRatio
         return try RaftDriver(
             config: RaftConfig(id: 1, initialVoters: [1]), store: store, transport: Outbox(),
             stateMachine: kv, options: opts)
@@ -80,6 +81,48 @@ import Testing
         let again = try Self.singleNode(store: store, kv: kv, snapshotEvery: 4)
         Self.elect(again)
         #expect(kv.kv == [1: 10, 2: 8, 0: 9])
+    }
+
+    /// Snapshots taken while `count` puts of distinct keys are applied one by one: each
+    /// one's index, size, and the entry bytes applied between the previous one and it.
+    static func snapshotsTaken(count: Int, snapshotLogRatio: Double, store: SimLogStore = SimLogStore()) throws
+        -> [(index: UInt64, bytes: Int, logBytesBefore: Int)]
+    {
+        let d = try singleNode(store: store, snapshotEvery: 4, snapshotLogRatio: snapshotLogRatio)
+        elect(d)
+        var taken: [(index: UInt64, bytes: Int, logBytesBefore: Int)] = []
+        var logBytes = 0
+        for v in 0..<count {
+            let command = SimKV.putCommand(key: UInt8(v), value: UInt64(v) << 40)
+            d.propose(command) { _ in }
+            logBytes += command.count
+            if store.durable.snap.index != taken.last?.index ?? 0 {
+                taken.append((store.durable.snap.index, store.durable.snapData?.count ?? 0, logBytes))
+                logBytes = 0
+            }
+        }
+        return taken
+    }
+
+    @Test func snapshotLogRatioSpacesSnapshotsByTheStateSize() throws {
+        let byCount = try Self.snapshotsTaken(count: 200, snapshotLogRatio: 0)
+        let byRatio = try Self.snapshotsTaken(count: 200, snapshotLogRatio: 1)
+        // By count alone: every 4 entries whatever the state's size.
+        #expect(byCount.count >= 45)
+        // With the ratio: the entries applied between two snapshots outweigh the earlier
+        // one (here the state grows with every put, so the gaps grow too).
+        #expect(byRatio.count >= 3 && byRatio.count < byCount.count / 3)
+        for (earlier, later) in zip(byRatio, byRatio.dropFirst()) {
+            #expect(later.logBytesBefore >= earlier.bytes, "snapshot at \(later.index) came too early")
+            #expect(later.index >= earlier.index + 4)
+        }
+        // The state is the same either way, and restores from the last snapshot plus log.
+        let store = SimLogStore()
+        _ = try Self.snapshotsTaken(count: 50, snapshotLogRatio: 1, store: store)
+        let kv = SimKV()
+        let again = try Self.singleNode(store: store, kv: kv, snapshotEvery: 4, snapshotLogRatio: 1)
+        Self.elect(again)
+        #expect(kv.kv.count == 50 && kv.kv[49] == 49 << 40)
     }
 
     @Test func storageFailureStopsTheDriverAndFailsPendingRequests() throws {

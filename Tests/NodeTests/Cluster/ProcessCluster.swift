@@ -90,6 +90,12 @@ final class ProcessCluster: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Sends `signal` (SIGSTOP, SIGCONT: a node frozen as if cut off, then thawed).
+    func signal(_ name: String, _ signal: Int32) {
+        guard let process = processes[name] else { return }
+        kill(process.processIdentifier, signal)
+    }
+
     /// SIGTERM and wait; returns the exit status.
     func terminate(_ name: String) -> Int32 {
         guard let process = processes[name] else { return -1 }
@@ -132,22 +138,8 @@ final class ProcessCluster: @unchecked Sendable {
         }
     }
 
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
-                guard bind(fd, p, length) == 0 else { return -1 }
-                return getsockname(fd, p, &length)
-            }
-        }
-        guard bound == 0 else { throw CommandError("no free port") }
-        return UInt16(bigEndian: address.sin_port)
-    }
+    /// A port for a test process to listen on: `TestPorts.next()`.
+    static func freePort() throws -> UInt16 { try TestPorts.next() }
 
     /// The built `warren` binary, next to the test bundle in the scratch folder.
     static func warrenBinary() throws -> String {

@@ -37,6 +37,13 @@ import Testing
         #expect(n2.trustedProxyCheck?("127.0.0.1") == false)
     }
 
+    @Test func snapshotLogPercentDefaultsToOneHundred() throws {
+        #expect(try parse(Self.minimal).raft.snapshotLogPercent == 100)
+        let config = try parse(
+            #"{"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}, "join": true, "raft": {"snapshotEveryEntries": 500, "snapshotLogPercent": 0}}"#)
+        #expect(config.raft.snapshotLogPercent == 0 && config.raft.snapshotEveryEntries == 500)
+    }
+
     @Test func proxyProtocolSourcesAreCIDRsAndNobodyByDefault() throws {
         #expect(try parse(Self.minimal).trustedProxyCheck == nil)
         let config = try parse(
@@ -97,6 +104,8 @@ import Testing
          ConfigError("raft.tickMillis", "must be between 1 and 1000, not 0")),
         (#"{"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}, "join": true, "raft": {"tickMillis": true}}"#,
          ConfigError("raft.tickMillis", "must be a whole number")),
+        (#"{"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}, "join": true, "raft": {"snapshotLogPercent": 10001}}"#,
+         ConfigError("raft.snapshotLogPercent", "must be between 0 and 10000, not 10001")),
         (#"{"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}, "join": true, "raft": {"electionTicks": 5, "heartbeatTicks": 5}}"#,
          ConfigError("raft.heartbeatTicks", "must be smaller than raft.electionTicks")),
         (#"{"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}, "members": [{"id": "n2", "api": "127.0.0.1:1", "peer": "127.0.0.1:2"}]}"#,

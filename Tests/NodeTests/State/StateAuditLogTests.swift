@@ -140,6 +140,19 @@ struct StateAuditLogTests {
         #expect(lines.count == 3 && lines[2].isEmpty)
     }
 
+    @Test func csvNeutralisesWhatASpreadsheetWouldRunAsAFormula() {
+        #expect(AuditFormat.csvField("=HYPERLINK(\"http://x\")") == "\"'=HYPERLINK(\"\"http://x\"\")\"")
+        #expect(AuditFormat.csvField("+1") == "\"'+1\"")
+        #expect(AuditFormat.csvField("-2+3") == "\"'-2+3\"")
+        #expect(AuditFormat.csvField("@SUM(A1)") == "\"'@SUM(A1)\"")
+        #expect(AuditFormat.csvField("\tcmd") == "\"'\tcmd\"")
+        #expect(AuditFormat.csvField("\rx") == "\"'\rx\"")
+        // Only the first character matters: these are plain text.
+        #expect(AuditFormat.csvField("a=b") == "a=b")
+        #expect(AuditFormat.csvField("tunnel-1") == "tunnel-1")
+        #expect(AuditFormat.csvField("127.0.0.1:5000") == "127.0.0.1:5000")
+    }
+
     @Test func jsonLinesAndArrayRoundTrip() throws {
         let full = log(times: [1, 2, 3])
         let lines = AuditFormat.jsonLines(full.records).split(separator: "\n")
