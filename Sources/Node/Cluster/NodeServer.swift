@@ -68,6 +68,9 @@ final class NodeServer: @unchecked Sendable {
         let raftLoop = raft.loop
         raft.onLoopBlocking { [self] in
             machine.driverExecutor = { body in raftLoop.execute(body) }
+            machine.onSnapshotEncoded = { bytes, nanos in
+                log.info("snapshot encoded", ["bytes": "\(bytes)", "cpuMs": "\(nanos / 1_000_000)"])
+            }
             authenticator.update(machine.state.jwtKey)
             syncTrust()
             refreshPeers()
