@@ -17,6 +17,8 @@ final class ControlStateMachine: RaftStateMachine {
     private(set) var state: ControlState
     /// The index of the last entry applied (normal or meta), or of the restored snapshot.
     private(set) var appliedIndex: UInt64 = 0
+    /// How many snapshots were restored (each replaces the whole state without applying).
+    private(set) var restores = 0
     /// Called after each normal entry with the command and its result, on the driver's
     /// thread (the node's reactions: end sessions of a closed tunnel, swap trust bundles).
     var onApplied: ((ControlCommand?, ControlResult) -> Void)?
@@ -87,6 +89,7 @@ final class ControlStateMachine: RaftStateMachine {
         }
         state = snapshot.state
         appliedIndex = metadata.index
+        restores += 1
     }
 }
 
