@@ -68,6 +68,9 @@ final class NodeServer: @unchecked Sendable {
         let raftLoop = raft.loop
         raft.onLoopBlocking { [self] in
             machine.driverExecutor = { body in raftLoop.execute(body) }
+            // BRIEF: cut off from a quorum-backed leader for one election timeout, this node
+            // ends its sessions (it could not learn of a close); it carries again on contact.
+            raft.onCutOffChange = { [hub] cut in hub.setCutOff(cut) }
             authenticator.update(machine.state.jwtKey)
             authenticator.updateUsers(machine.state.users)
             syncTrust()
