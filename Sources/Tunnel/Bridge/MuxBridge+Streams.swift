@@ -157,7 +157,9 @@ extension MuxBridge {
         stream.bytesOut += UInt64(taken)
         statistics.bytesOut.add(taken)
         updateReadLimit(stream)
-        scheduleFlush()
+        // A full read leaves now, as its own message, rather than at the end of the event
+        // behind the next reads: the peer starts on it while this end reads on.
+        if session.outputBytes >= streamReadBytesMax { flush() } else { scheduleFlush() }
     }
 
     func streamReadEOF(_ stream: BridgeStream) {
@@ -201,7 +203,8 @@ extension MuxBridge {
     /// `.windowOpened` (the session is told the stream is blocked, so it reports it).
     func updateReadLimit(_ stream: BridgeStream) {
         let window = session.sendWindow(stream.id)
-        stream.connection.readBytesMax = max(1, window)
+        stream.connection.readBytesMax = max(1, min(window, streamReadBytesMax))
+        if window == 0 && !stream.pausedForWindow { statistics.windowStalls.increment() }
         stream.pausedForWindow = window == 0
         if window == 0 && !stream.finSent && session.isLive(stream.id) {
             // Offering one byte with no window marks the stream blocked (nothing is sent).

@@ -46,6 +46,10 @@ final class Connection: EventHandler {
 
     /// Bytes a single read pulls from the kernel; also the TLS ciphertext read size.
     static let readChunkBytes = 512 * 1024
+    /// Decrypted bytes gathered before they go to the delegate in one `didRead`.
+    static let plainBatchBytes = 256 * 1024
+    /// The most plaintext one TLS record carries.
+    static let tlsRecordPlaintextBytes = 16 * 1024
 
     /// Wraps an accepted socket. `tls` makes it the server side of a handshake.
     init(loop: EventLoop, acceptedFD fd: Int32, tls context: TLSContext?, limits: ConnectionLimits) throws {
@@ -283,25 +287,45 @@ final class Connection: EventHandler {
     }
 
     /// Decrypts what is buffered and hands it to the delegate until input runs out or
-    /// the delegate pauses reading.
+    /// the delegate pauses reading. Records (16 KiB of plaintext each) are gathered in
+    /// the scratch buffer and handed over together, up to `plainBatchBytes` at a time:
+    /// one `didRead` — for a relay one `write` syscall — per batch, not per record.
     private func decryptAndDeliver() {
         guard let tls else { return }
         let scratch = loop.plainScratch
+        let batchMax = min(scratch.count, Self.plainBatchBytes)
+        var filled = 0
+        /// Hands the gathered plaintext over; false when the delegate paused or closed us.
+        func deliverGathered() {
+            guard filled > 0 else { return }
+            let count = filled
+            filled = 0
+            delegate?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
+        }
         while state == .active && !isReadPaused && !readEOF {
-            switch tls.read(into: scratch) {
+            switch tls.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[filled..<batchMax])) {
             case .bytes(let n):
-                delegate?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                filled += n
+                // Room for less than a whole record: hand over what is there first.
+                if batchMax - filled < Self.tlsRecordPlaintextBytes { deliverGathered() }
             case .needMoreInput:
+                deliverGathered()
+                guard state == .active, !readEOF else { return flushOutput() }
                 if tls.peerClosedTransport { peerFinished() }
                 flushOutput()
                 return
             case .closeNotify:
+                deliverGathered()
+                guard state == .active else { return flushOutput() }
                 peerFinished()
             case .failed(let error):
+                deliverGathered()
+                guard state == .active else { return flushOutput() }
                 // A TCP FIN without close_notify ends the stream like a FIN on plain TCP.
                 if tls.peerClosedTransport && tls.inbound.isEmpty { peerFinished() } else { fail(error) }
             }
         }
+        deliverGathered()
         flushOutput()
     }
 
