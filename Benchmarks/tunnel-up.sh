@@ -10,8 +10,9 @@ work=$(mktemp -d /tmp/warren-tunnel-bench.XXXXXX)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT TERM INT
 "$WARREN_BIN" pki init --out "$work/pki" --nodes n1 --hosts "$HOST" >/dev/null
-# The node's own ports (set them inside your port range when others run benchmarks too).
-api=${WARREN_API_PORT:-27541} peer=${WARREN_PEER_PORT:-27551}
+# The node's own ports: WARREN_API_PORT / WARREN_PEER_PORT, else they follow the mapping
+# ports, so runs with different port sets never collide.
+api=${WARREN_API_PORT:-$((EXT_IPERF_PORT + 140))} peer=${WARREN_PEER_PORT:-$((EXT_IPERF_PORT + 150))}
 cat >"$work/n1.json" <<JSON
 {"id": "n1", "listen": {"api": "$HOST:$api", "peer": "$HOST:$peer"}, "mappingHost": "$HOST",
  "members": [{"id": "n1", "api": "$HOST:$api", "peer": "$HOST:$peer"}]}

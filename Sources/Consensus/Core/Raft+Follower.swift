@@ -5,10 +5,12 @@ extension Raft {
         switch m.kind {
         case .append:
             electionElapsed = 0
+            ticksSinceLeaderContact = 0
             leader = m.from
             handleAppend(m)
         case .heartbeat:
             electionElapsed = 0
+            ticksSinceLeaderContact = 0
             leader = m.from
             log.committed = max(log.committed, min(m.commit, log.lastIndex))
             var r = reply(to: m, kind: .heartbeatResponse)
@@ -16,6 +18,7 @@ extension Raft {
             send(r)
         case .installSnapshot:
             electionElapsed = 0
+            ticksSinceLeaderContact = 0
             leader = m.from
             handleSnapshotChunk(m)
         case .timeoutNow:

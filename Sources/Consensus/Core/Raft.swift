@@ -27,6 +27,13 @@ public struct Raft: Sendable {
     // Timers (ticks). electionElapsed doubles as "ticks since leader contact" (§5.2).
     var electionElapsed = 0
     var heartbeatElapsed = 0
+    /// Ticks since this member last knew of a leader backed by a quorum: 0 every tick it
+    /// leads (check-quorum demotes a leader that lost its quorum within an election
+    /// timeout), reset by each append, heartbeat or snapshot from the leader it follows.
+    /// Unlike `electionElapsed` it is not reset by starting an election, so it measures how
+    /// long a cut-off member has been alone. Observation only: nothing in the protocol
+    /// reads it (the node ends its sessions when it passes an election timeout).
+    public internal(set) var ticksSinceLeaderContact = 0
     var randomizedElectionTimeout = 0
 
     // Leader state.
@@ -101,6 +108,7 @@ public struct Raft: Sendable {
 
     /// One clock tick: drives elections, heartbeats and check-quorum (§5.2, thesis §6.2).
     public mutating func tick() {
+        ticksSinceLeaderContact = role == .leader ? 0 : ticksSinceLeaderContact + 1
         if role == .leader { tickLeader() } else { tickElection() }
     }
 
@@ -219,7 +227,7 @@ public struct Raft: Sendable {
         return RaftStatus(
             id: id, role: role, term: term, vote: vote, leader: leader, commitIndex: log.committed,
             appliedIndex: log.applied, lastIndex: log.lastIndex, snapshotIndex: log.snapshotIndex, conf: conf,
-            progress: prs, transferee: transferee)
+            progress: prs, transferee: transferee, ticksSinceLeaderContact: ticksSinceLeaderContact)
     }
 
     /// Test support: the whole in-memory log after the snapshot.

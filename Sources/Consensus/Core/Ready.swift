@@ -78,4 +78,6 @@ public struct RaftStatus: Sendable {
     public var progress: [NodeID: MemberProgress]
     /// Non-zero while this leader transfers leadership.
     public var transferee: NodeID
+    /// Ticks since this member last knew of a quorum-backed leader (`Raft.ticksSinceLeaderContact`).
+    public var ticksSinceLeaderContact: Int = 0
 }

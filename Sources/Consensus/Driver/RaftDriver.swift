@@ -193,6 +193,9 @@ public final class RaftDriver {
     }
 
     /// Role, term, leader, indexes, members and (on the leader) their progress.
+    /// Ticks since this member last knew of a quorum-backed leader (cheap; no status copy).
+    public var ticksSinceLeaderContact: Int { raft.ticksSinceLeaderContact }
+
     public var status: RaftDriverStatus {
         RaftDriverStatus(core: raft.status, appliedIndex: appliedIndex, stoppedReason: stoppedReason)
     }

@@ -14,6 +14,9 @@ extension AdminAPI {
             api.consoleFile(call, name: call.param("file"))
         },
         Route(method: "GET", segments: ["v1", "whoami"], access: .signedIn) { api, call in api.whoami(call) },
+        Route(method: "POST", segments: ["v1", "whoami", "password"], access: .signedIn) { api, call in
+            api.changeOwnPassword(call)
+        },
         // Sign in.
         Route(method: "POST", segments: ["v1", "login"], access: .open) { api, call in api.login(call) },
         // Connector enrolment (the connect secret is the credential).
@@ -146,6 +149,9 @@ extension AdminAPI {
         },
         Route(method: "DELETE", segments: ["v1", "users", ":name"], access: .permission(.usersWrite)) { api, call in
             api.write(call, .userRemove(.init(name: call.param("name"))))
+        },
+        Route(method: "PATCH", segments: ["v1", "users", ":name"], access: .permission(.usersWrite)) { api, call in
+            api.updateUser(call)
         },
         // Audit.
         Route(method: "GET", segments: ["v1", "audit"], access: .permission(.auditRead)) { api, call in

@@ -86,10 +86,10 @@ extension AdminAPI {
                         log.info("connector session down", ["tunnel": tunnelId, "connector": connectorId, "reason": reason])
                     })
                 holder.bridge = bridge
-                if hub.attach(tunnelId: tunnelId, connectorId: connectorId, bridge: bridge, key: sessionKey) {
-                    self.recordConnectorStatus(connectorId, .online)
+                if let refusal = hub.attach(tunnelId: tunnelId, connectorId: connectorId, bridge: bridge, key: sessionKey) {
+                    bridge.close(reason: refusal)
                 } else {
-                    bridge.close(reason: "tunnel \(tunnelId) is closed")
+                    self.recordConnectorStatus(connectorId, .online)
                 }
             }
         }

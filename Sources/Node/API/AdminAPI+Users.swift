@@ -44,7 +44,8 @@ extension AdminAPI {
                 }
                 let now = Int64(Date().timeIntervalSince1970)
                 let claims = JWT.Claims(
-                    sub: user.name, role: user.role.rawValue, iat: now, exp: now + Self.tokenLifetimeSeconds)
+                    sub: user.name, role: user.role.rawValue, iat: now, exp: now + Self.tokenLifetimeSeconds,
+                    ver: user.version)
                 metrics.increment("warren_logins_total{outcome=\"ok\"}")
                 audit(call, action: "login", object: "user:\(user.name)", outcome: .ok, detail: "role \(user.role.rawValue)")
                 call.ok(
@@ -75,6 +76,79 @@ extension AdminAPI {
         read(call) { state in
             .success(
                 state.users.values.sorted { $0.name < $1.name }.map(\.view))
+        }
+    }
+
+    /// `PATCH /v1/users/NAME` `{role?, password?}`: the password is hashed here, off the
+    /// event loops, and only the hash is proposed.
+    func updateUser(_ call: APICall) {
+        let request: (role: Role?, password: String?)
+        do {
+            request = try call.decode { body throws(ConfigError) in
+                var role: Role?
+                if let roleText = try body.string("role") {
+                    guard let known = Role(rawValue: roleText) else {
+                        throw ConfigError("role", "must be admin, operator or auditor, not \"\(roleText)\"")
+                    }
+                    role = known
+                }
+                let password = try body.string("password")
+                if let password, password.count < 8 { throw ConfigError("password", "must be at least 8 characters") }
+                guard role != nil || password != nil else { throw ConfigError("role", "give a role, a password or both") }
+                return (role, password)
+            }
+        } catch { return call.fail(error) }
+        let name = call.param("name")
+        DispatchQueue.global().async { [self] in
+            var hash: String?
+            if let password = request.password {
+                do { hash = try PasswordHash.make(password: password, salt: SecureRandom.bytes(16)) } catch {
+                    return call.fail(APIError(500, "internal", "cannot hash the password: \(error)"))
+                }
+            }
+            controller.write(command(call, .userUpdate(.init(name: name, role: request.role, passwordHash: hash)))) {
+                call.finish($0, status: .ok)
+            }
+        }
+    }
+
+    /// `POST /v1/whoami/password` `{current, new}`: a signed-in user sets their own
+    /// password. The current one is checked like a sign-in (scrypt off the event loops; a
+    /// wrong one is audited as a denied `password.change`); the update is proposed as the
+    /// user, which the state machine allows for their own password only.
+    func changeOwnPassword(_ call: APICall) {
+        guard let principal = call.principal, principal.kind == .user else {
+            return call.fail(.badRequest("only a signed-in user has a password to change", code: "invalid_value"))
+        }
+        let request: (current: String, new: String)
+        do {
+            request = try call.decode { body throws(ConfigError) in
+                let current = try body.requireString("current")
+                let new = try body.requireString("new")
+                guard new.count >= 8 else { throw ConfigError("new", "must be at least 8 characters") }
+                return (current, new)
+            }
+        } catch { return call.fail(error) }
+        controller.read(stale: false, { state in state.users[principal.name] }) { [self] result in
+            let user: UserRecord?
+            switch result {
+            case .failure(let error): return call.fail(error)
+            case .success(let found): user = found
+            }
+            DispatchQueue.global().async { [self] in
+                guard let user, PasswordHash.verify(password: request.current, encoded: user.passwordHash) else {
+                    audit(call, action: "password.change", object: "user:\(principal.name)", outcome: .denied,
+                          detail: "wrong current password")
+                    return call.fail(.forbidden("the current password is wrong"))
+                }
+                let hash: String
+                do { hash = try PasswordHash.make(password: request.new, salt: SecureRandom.bytes(16)) } catch {
+                    return call.fail(APIError(500, "internal", "cannot hash the password: \(error)"))
+                }
+                controller.write(command(call, .userUpdate(.init(name: principal.name, passwordHash: hash)))) {
+                    call.finish($0, status: .ok)
+                }
+            }
         }
     }
 

@@ -8,6 +8,12 @@ import Tunnel
 /// The current JWT key is cached here, refreshed by the node whenever the replicated key
 /// changes (`update`), so checking a token never waits for the Raft loop.
 ///
+/// A token speaks for a user only while the replicated state has that user: the role
+/// comes from the state, not from the token (a demotion counts at once), a removed user's
+/// tokens stop working at once on every node, and a token of an earlier user of the same
+/// name (removed and added again: its `ver` claim is the old user's version) is refused.
+/// The node refreshes the users here after every applied user change (`updateUsers`).
+///
 /// Verified tokens are remembered (at most `verifiedMax`, per key): a client sends the
 /// same token with every request, and verifying it again (two base64 and JSON decodes and
 /// an HMAC) was a tenth of a write's CPU. A hit still checks the expiry against `now`;
@@ -29,6 +35,23 @@ final class Authenticator: Sendable {
     }
 
     private let state = Mutex(KeyState())
+
+    /// What a token of a user is checked against: the user's current role and version.
+    struct Grant: Equatable, Sendable {
+        var role: Role
+        var version: Int64
+    }
+
+    private let grants = Mutex<[String: Grant]>([:])
+
+    /// Replaces the users tokens are checked against (the replicated `users`).
+    func updateUsers(_ users: [String: UserRecord]) {
+        var next: [String: Grant] = [:]
+        for (name, user) in users {
+            next[name] = Grant(role: user.role, version: user.version)
+        }
+        grants.withLock { $0 = next }
+    }
 
     /// Replaces the verification key (nil: tokens cannot be verified yet).
     func update(_ record: JWTKeyRecord?) {
@@ -71,8 +94,13 @@ final class Authenticator: Sendable {
         guard let header = request.headers["authorization"] else { return nil }
         guard header.hasPrefix("Bearer ") else { throw .unauthenticated("Authorization must be 'Bearer <token>'") }
         let claims = try verify(Self.trimmed(header.utf8.dropFirst("Bearer ".utf8.count)), now: now)
-        guard let role = Role(rawValue: claims.role) else { throw .unauthenticated("token names an unknown role") }
-        return .user(Principal(.user, claims.sub), role)
+        guard let grant = grants.withLock({ $0[claims.sub] }) else {
+            throw .unauthenticated("user \(claims.sub) does not exist (removed?); sign in again")
+        }
+        guard claims.ver == grant.version else {
+            throw .unauthenticated("the token was issued to an earlier user \(claims.sub); sign in again")
+        }
+        return .user(Principal(.user, claims.sub), grant.role)
     }
 
     /// `bytes` without leading and trailing spaces and tabs, as a String. Works on UTF-8

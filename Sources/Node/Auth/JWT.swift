@@ -18,6 +18,10 @@ enum JWT {
         var iat: Int64
         /// Expires at, seconds since the epoch (exclusive).
         var exp: Int64
+        /// The user's version when the token was issued (`UserRecord.version`: when the user
+        /// was created, Unix ms). A token counts only while it equals the user's current
+        /// version, so a removed and re-added name does not bring old tokens back.
+        var ver: Int64?
     }
 
     struct Key: Sendable, Equatable {

@@ -79,7 +79,11 @@ final class NodeServer: @unchecked Sendable {
             machine.onSnapshotEncoded = { bytes, nanos in
                 log.info("snapshot encoded", ["bytes": "\(bytes)", "cpuMs": "\(nanos / 1_000_000)"])
             }
+            // BRIEF: cut off from a quorum-backed leader for one election timeout, this node
+            // ends its sessions (it could not learn of a close); it carries again on contact.
+            raft.onCutOffChange = { [hub] cut in hub.setCutOff(cut) }
             authenticator.update(machine.state.jwtKey)
+            authenticator.updateUsers(machine.state.users)
             syncTrust()
             refreshPeers()
             machine.onApplied = { [weak self] command, _ in
@@ -95,6 +99,7 @@ final class NodeServer: @unchecked Sendable {
                 guard let command else { return }
                 switch command.op {
                 case .jwtRotate: authenticator.update(machine.state.jwtKey)
+                case .userAdd, .userRemove, .userUpdate: authenticator.updateUsers(machine.state.users)
                 case .memberSet, .memberRemove, .memberDrain, .memberHealth:
                     refreshPeers()
                     reconcileHub()
@@ -117,7 +122,11 @@ final class NodeServer: @unchecked Sendable {
             dutiesTimer = raft.loop.scheduleRepeating(everyNanos: 200_000_000) { [weak self] in
                 guard let self else { return }
                 leaderDuties()
-                syncTrust()  // also after a snapshot install, which applies no command
+                // Also after a snapshot install, which applies no command: the trust, the
+                // JWT key and the users may all have moved with it.
+                syncTrust()
+                authenticator.update(machine.state.jwtKey)
+                authenticator.updateUsers(machine.state.users)
                 // Every node enforces expiry on its own clock too, before the leader's
                 // committed expiry arrives (and while cut off from it).
                 if machine.restores != hubViewRestores { hubViewStale = true }

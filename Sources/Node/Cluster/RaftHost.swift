@@ -27,6 +27,19 @@ final class RaftHost: @unchecked Sendable {
     private var waiters: [(index: UInt64, completion: () -> Void)] = []
     /// The bound peer port (useful when configured as 0).
     private(set) var peerPort: UInt16 = 0
+    /// Called on the loop when this member is cut off (true) — no quorum-backed leader for
+    /// `cutOffTicks` — and when it has one again (false). Set on the loop.
+    ///
+    /// `cutOffTicks` is three election timeouts: a follower stands for election only after
+    /// its randomized timeout (one to two election timeouts of silence), and it counts as
+    /// cut off when one more election timeout passes without a leader. So an ordinary
+    /// failover, where the survivors elect a new leader in that time (p99 ~250 ms here),
+    /// ends no session, while a node on the wrong side of a partition ends them within
+    /// ~450 ms with the default 150 ms timeout (a leader that lost its quorum first steps
+    /// down by check-quorum, within two election timeouts).
+    var onCutOffChange: ((Bool) -> Void)?
+    private var cutOff = false
+    private var electionTicks = 0
 
     /// The state machine, for reading on the loop (`onLoop`, `read`). Loop thread only.
     let stateMachine: any RaftStateMachine
@@ -68,6 +81,7 @@ final class RaftHost: @unchecked Sendable {
                 self.transport = transport
                 var config = RaftConfig(id: selfID, initialVoters: settings.initialVoters)
                 config.electionTimeoutTicks = settings.electionTicks
+                electionTicks = settings.electionTicks
                 config.heartbeatTicks = settings.heartbeatTicks
                 config.randomSeed = UInt64.random(in: 1...UInt64.max)
                 var options = RaftDriverOptions()
@@ -192,6 +206,11 @@ final class RaftHost: @unchecked Sendable {
 
     private func tick() {
         driver.tick()
+        let isCutOff = driver.ticksSinceLeaderContact >= 3 * electionTicks
+        if isCutOff != cutOff {
+            cutOff = isCutOff
+            onCutOffChange?(isCutOff)
+        }
         let core = driver.raft
         if (core.role, core.term, core.leader) != lastSeen {
             // Elections are rare and matter: one line each, with who leads now.

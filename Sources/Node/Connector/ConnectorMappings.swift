@@ -84,7 +84,7 @@ final class ConnectorMappings: @unchecked Sendable {
             let code = descriptor.tunnel == tunnelId ? MuxErrorCode(0x101) : MuxErrorCode(0x100)
             return .refuse(code: code, reason: refusal.reason)
         case .success(let target):
-            guard let address = try? SocketAddress(parsing: target) else {
+            guard let address = Self.address(target) else {
                 return .refuse(code: .connectFailed, reason: "cannot resolve \(target)")
             }
             return .dial(address)
@@ -246,5 +246,23 @@ final class ConnectorMappings: @unchecked Sendable {
         }
         client?.http.close()
         state.withLock { $0.watching = false }
+    }
+
+    // MARK: target addresses
+
+    /// Targets whose host is an IP literal, parsed once (getaddrinfo per stream open was
+    /// a visible share of a session's CPU). Names are resolved every time: DNS may change.
+    private static let literalTargets = Mutex<[String: SocketAddress]>([:])
+
+    static func address(_ target: String) -> SocketAddress? {
+        if let known = literalTargets.withLock({ $0[target] }) { return known }
+        guard let address = try? SocketAddress(parsing: target) else { return nil }
+        if IPAddress(HostPort.host(of: target)) != nil {
+            literalTargets.withLock { cache in
+                if cache.count >= 1024 { cache.removeAll() }
+                cache[target] = address
+            }
+        }
+        return address
     }
 }

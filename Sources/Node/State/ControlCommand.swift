@@ -87,6 +87,7 @@ enum ControlOp: Equatable, Sendable {
     case memberHealth(OpPayload.MemberHealth)
     case userAdd(OpPayload.UserAdd)
     case userRemove(OpPayload.UserRemove)
+    case userUpdate(OpPayload.UserUpdate)
     case jwtRotate(OpPayload.JWTRotate)
     case trustRevokeSerial(OpPayload.TrustRevokeSerial)
     case trustSetCAs(OpPayload.TrustSetCAs)
@@ -118,6 +119,7 @@ enum ControlOp: Equatable, Sendable {
         case .memberHealth: "member.health"
         case .userAdd: "user.add"
         case .userRemove: "user.remove"
+        case .userUpdate: "user.update"
         case .jwtRotate: "jwt.rotate"
         case .trustRevokeSerial: "trust.revokeSerial"
         case .trustSetCAs: "trust.setCAs"
@@ -132,7 +134,7 @@ enum ControlOp: Equatable, Sendable {
         "tunnel.create", "tunnel.close", "tunnel.expire", "connector.enrol", "connector.renew", "connector.status",
         "connector.revoke", "mapping.add", "mapping.remove", "endpoint.create", "endpoint.associate",
         "endpoint.unassociate", "endpoint.delete", "forward.add", "forward.remove", "member.set", "member.remove", "member.drain", "member.health",
-        "user.add", "user.remove", "jwt.rotate", "trust.revokeSerial", "trust.setCAs", "settings.set", "audit.append",
+        "user.add", "user.remove", "user.update", "jwt.rotate", "trust.revokeSerial", "trust.setCAs", "settings.set", "audit.append",
         "audit.prune",
     ]
 }
@@ -164,6 +166,7 @@ extension ControlOp: Codable {
         case "member.health": self = .memberHealth(try .init(from: decoder))
         case "user.add": self = .userAdd(try .init(from: decoder))
         case "user.remove": self = .userRemove(try .init(from: decoder))
+        case "user.update": self = .userUpdate(try .init(from: decoder))
         case "jwt.rotate": self = .jwtRotate(try .init(from: decoder))
         case "trust.revokeSerial": self = .trustRevokeSerial(try .init(from: decoder))
         case "trust.setCAs": self = .trustSetCAs(try .init(from: decoder))
@@ -199,6 +202,7 @@ extension ControlOp: Codable {
         case .memberHealth(let p): try p.encode(to: encoder)
         case .userAdd(let p): try p.encode(to: encoder)
         case .userRemove(let p): try p.encode(to: encoder)
+        case .userUpdate(let p): try p.encode(to: encoder)
         case .jwtRotate(let p): try p.encode(to: encoder)
         case .trustRevokeSerial(let p): try p.encode(to: encoder)
         case .trustSetCAs(let p): try p.encode(to: encoder)
@@ -240,6 +244,7 @@ extension ControlOp {
         case .memberHealth(let p): return named("member", p.id)
         case .userAdd(let p): return named("user", p.name)
         case .userRemove(let p): return named("user", p.name)
+        case .userUpdate(let p): return named("user", p.name)
         case .jwtRotate(let p): return named("jwt", p.keyId)
         case .trustRevokeSerial(let p): return named("serial", p.serial)
         case .trustSetCAs: return "trust"

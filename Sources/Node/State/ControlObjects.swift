@@ -125,6 +125,12 @@ struct UserRecord: Codable, Equatable, Sendable {
     var passwordHash: String
     var createdAt: Int64
     var createdBy: String
+    /// When the password was last changed (`user.update`), Unix ms; nil: never since creation.
+    var passwordSetAt: Int64? = nil
+
+    /// What a token of this user must carry in `ver` (JWT.Claims) to count: moves when the
+    /// user is created and when its password changes.
+    var version: Int64 { passwordSetAt ?? createdAt }
 }
 
 /// The JWT signing key (HS256). Rotating replaces it, which invalidates every token signed

@@ -108,6 +108,15 @@ enum OpPayload {
         var name: String
     }
 
+    /// A new role and/or a new password (at least one). A new password makes every token
+    /// issued to the user before it stop counting.
+    struct UserUpdate: Codable, Equatable, Sendable {
+        var name: String
+        var role: Role?
+        /// `PasswordHash.make`'s output, computed by the proposer.
+        var passwordHash: String?
+    }
+
     struct JWTRotate: Codable, Equatable, Sendable {
         var keyId: String
         var keyB64: String

@@ -99,6 +99,7 @@ extension ControlState {
         case .memberHealth(let p): try setMemberHealth(p, context)
         case .userAdd(let p): try addUser(p, context)
         case .userRemove(let p): try removeUser(p, context)
+        case .userUpdate(let p): try updateUser(p, context)
         case .jwtRotate(let p): try rotateJWTKey(p, context)
         case .trustRevokeSerial(let p): try revokeSerial(p, context)
         case .trustSetCAs(let p): try setCAs(p, context)
@@ -134,7 +135,7 @@ extension ControlState {
         case .endpointCreate, .endpointAssociate, .endpointUnassociate, .endpointDelete: .permission(.endpointsWrite)
         case .forwardAdd, .forwardRemove: .permission(.forwardsWrite)
         case .memberSet, .memberRemove, .memberDrain, .settingsSet: .permission(.clusterWrite)
-        case .userAdd, .userRemove: .permission(.usersWrite)
+        case .userAdd, .userRemove, .userUpdate: .permission(.usersWrite)
         case .jwtRotate, .trustRevokeSerial, .trustSetCAs: .permission(.secretsRotate)
         case .auditPrune: .permission(.auditPrune)
         }
@@ -164,7 +165,13 @@ extension ControlState {
             guard let user = users[actor.name] else {
                 return ControlError(.forbidden, "user \(Validation.quoted(actor.name)) does not exist")
             }
-            allowed = user.role.allows(permission)
+            // Any user may set their own password (the API checked the current one first);
+            // only `users.write` may change a role or someone else's password.
+            if case .userUpdate(let p) = op, p.name == actor.name, p.role == nil {
+                allowed = true
+            } else {
+                allowed = user.role.allows(permission)
+            }
         }
         guard !allowed else { return nil }
         return ControlError(.forbidden, "\(actor.kind.rawValue) \(Validation.quoted(actor.name)) may not \(op.type)")

@@ -89,6 +89,35 @@ extension ControlState {
         return Applied(user.view, object: "user/\(p.name)", detail: "role=\(user.role.rawValue)")
     }
 
+    /// A new role (the last admin keeps `admin`) and/or password hash. A new password moves
+    /// the user's version, so every token issued before it stops counting.
+    mutating func updateUser(_ p: OpPayload.UserUpdate, _ context: Context) throws(ControlError) -> Applied {
+        guard var user = users[p.name] else { throw ControlError(.notFound, "no user \(Validation.quoted(p.name))") }
+        guard p.role != nil || p.passwordHash != nil else {
+            throw ControlError(.invalidValue, "nothing to change: give a role, a passwordHash or both")
+        }
+        var changes: [String] = []
+        if let role = p.role, role != user.role {
+            if user.role == .admin, users.values.filter({ $0.role == .admin }).count == 1 {
+                throw ControlError(.lastAdmin, "user \(p.name) is the last admin")
+            }
+            changes.append("role \(user.role.rawValue)→\(role.rawValue)")
+            user.role = role
+        }
+        if let hash = p.passwordHash {
+            guard PasswordHash.parse(hash) != nil else {
+                throw ControlError(.invalidValue, "passwordHash is not a valid scrypt$N$r$p$salt$hash string")
+            }
+            user.passwordHash = hash
+            // Strictly later than the version old tokens carry, whatever the clock says.
+            user.passwordSetAt = max(context.at, user.version + 1)
+            changes.append("password set")
+        }
+        users[p.name] = user
+        return Applied(
+            user.view, object: "user/\(p.name)", detail: changes.isEmpty ? "unchanged" : changes.joined(separator: ", "))
+    }
+
     /// Replaces the JWT signing key (proposer-chosen random bytes): every token signed with
     /// the previous key stops verifying.
     mutating func rotateJWTKey(_ p: OpPayload.JWTRotate, _ context: Context) throws(ControlError) -> Applied {

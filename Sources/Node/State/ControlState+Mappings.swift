@@ -17,6 +17,10 @@ extension ControlState {
         }) {
             throw ControlError(.portInUse, "\(p.kind.rawValue) port \(p.listenPort) is used by mapping \(clash.id)")
         }
+        // Expose mappings and local forwards both listen on every node's mapping host.
+        if p.kind == .expose, let clash = forwards.values.firstByID(where: { $0.kind == .local && $0.listenPort == p.listenPort }) {
+            throw ControlError(.portInUse, "gateway port \(p.listenPort) is used by local forward \(clash.id)")
+        }
         let mapping = MappingRecord(
             id: p.id, tunnelId: p.tunnelId, kind: p.kind, target: target, listenPort: p.listenPort, allow: allow,
             createdAt: context.at, createdBy: context.actor.name)
@@ -47,6 +51,11 @@ extension ControlState {
             $0.kind == p.kind && $0.listenPort == p.listenPort && (p.kind == .local || $0.endpointId == p.endpointId)
         }) {
             throw ControlError(.portInUse, "\(p.kind.rawValue) port \(p.listenPort) is used by forward \(clash.id)")
+        }
+        if p.kind == .local, let clash = mappings.values.firstByID(where: {
+            $0.kind == .expose && $0.listenPort == p.listenPort && tunnels[$0.tunnelId]?.state == .open
+        }) {
+            throw ControlError(.portInUse, "gateway port \(p.listenPort) is used by expose mapping \(clash.id)")
         }
         let rule = ForwardRule(
             id: p.id, endpointId: p.endpointId, kind: p.kind, listenPort: p.listenPort, target: target,

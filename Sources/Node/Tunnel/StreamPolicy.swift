@@ -63,13 +63,33 @@ enum StreamPolicy {
     static func localForwardListeners(_ state: ControlState, nowMs: Int64) -> [String: MappingRecord] {
         var wanted: [String: MappingRecord] = [:]
         for rule in state.forwards.values where rule.kind == .local {
-            guard case .success(let tunnelId) = localForwardTunnel(rule, in: state, nowMs: nowMs) else { continue }
-            let key = StreamDescriptor.forwardKeyPrefix + rule.id
-            wanted[key] = MappingRecord(
-                id: key, tunnelId: tunnelId, kind: .expose, target: rule.target, listenPort: rule.listenPort, allow: [],
-                createdAt: rule.createdAt, createdBy: rule.createdBy)
+            if let entry = localForwardListener(rule, in: state, nowMs: nowMs) { wanted[entry.id] = entry }
         }
         return wanted
+    }
+
+    private static func localForwardListener(_ rule: ForwardRule, in state: ControlState, nowMs: Int64) -> MappingRecord? {
+        guard case .success(let tunnelId) = localForwardTunnel(rule, in: state, nowMs: nowMs) else { return nil }
+        return MappingRecord(
+            id: StreamDescriptor.forwardKeyPrefix + rule.id, tunnelId: tunnelId, kind: .expose, target: rule.target,
+            listenPort: rule.listenPort, allow: [], createdAt: rule.createdAt, createdBy: rule.createdBy)
+    }
+
+    /// The gateway listener entry keyed `key` (an expose mapping's id, or `forward/ID`
+    /// for a local forward) that every node serves in `state` now, if any: what the node
+    /// holding a tunnel's session checks a relayed stream against. From the replicated
+    /// state, not from the listeners this node managed to open, so a listener that failed
+    /// to bind here does not refuse clients who entered elsewhere.
+    static func servedListener(key: String, in state: ControlState, nowMs: Int64) -> MappingRecord? {
+        if key.hasPrefix(StreamDescriptor.forwardKeyPrefix) {
+            let id = String(key.dropFirst(StreamDescriptor.forwardKeyPrefix.count))
+            guard let rule = state.forwards[id], rule.kind == .local else { return nil }
+            return localForwardListener(rule, in: state, nowMs: nowMs)
+        }
+        guard let mapping = state.mappings[key], mapping.kind == .expose,
+            isLive(state, tunnelId: mapping.tunnelId, nowMs: nowMs)
+        else { return nil }
+        return mapping
     }
 
     // MARK: streams the connector opens
@@ -110,6 +130,34 @@ enum StreamPolicy {
             return .success(rule.target)
         case .expose, .local:
             return .failure(Refusal("a connector may not open \(descriptor.resolvedKind.rawValue) streams"))
+        }
+    }
+
+    // MARK: streams already open
+
+    /// Whether a live stream (by the descriptor its OPEN carried) is still allowed by the
+    /// mappings and rules in `state`: its mapping or rule exists, names the same tunnel (or
+    /// endpoint of this connector) and the same target, and a local forward's target is
+    /// still in its endpoint's scope. False ends the stream (TunnelHub+Unmapped.swift).
+    /// The tunnel's own close, expiry and revocation are handled by `reconcile`.
+    static func stillMapped(_ descriptor: StreamDescriptor, connectorId: String, in state: ControlState, nowMs: Int64)
+        -> Bool
+    {
+        switch descriptor.resolvedKind {
+        case .expose:
+            guard let mapping = state.mappings[descriptor.mapping] else { return false }
+            return mapping.kind == .expose && mapping.tunnelId == descriptor.tunnel
+                && mapping.target == descriptor.target
+        case .local:
+            guard let rule = state.forwards[descriptor.mapping], rule.target == descriptor.target,
+                case .success(let tunnel) = localForwardTunnel(rule, in: state, nowMs: nowMs)
+            else { return false }
+            return tunnel == descriptor.tunnel
+        case .publish, .remote:
+            let target = gatewayTarget(
+                descriptor, tunnelId: descriptor.tunnel, connectorId: connectorId, in: state, nowMs: nowMs)
+            if case .success = target { return true }
+            return false
         }
     }
 

@@ -55,10 +55,14 @@ final class TunnelHub: @unchecked Sendable {
         var relayedTunnels: Set<String> = []
         /// Clients waiting while the tunnel's connector re-homes (TunnelHub+Parking.swift).
         var parked: [String: [ParkedClient]] = [:]
+        /// What streams depended on at the last reconcile (TunnelHub+Unmapped.swift).
+        var routeSignature: Int?
+        /// No quorum-backed leader for an election timeout: nothing is carried (TunnelHub+CutOff.swift).
+        var cutOff = false
     }
 
     let registry = Mutex(Registry())
-    private let group: EventLoopGroup
+    let group: EventLoopGroup
     let mappingHost: String
     /// This node's id and the client TLS context for relay links (set by the node).
     var nodeID = ""
@@ -83,18 +87,24 @@ final class TunnelHub: @unchecked Sendable {
 
     // MARK: connector sessions
 
-    /// Registers a connector's session; false (and the caller closes it) when the tunnel
-    /// is closed or the connector revoked meanwhile.
-    func attach(tunnelId: String, connectorId: String, bridge: MuxBridge, key: String = "") -> Bool {
-        let accepted = registry.withLock { r -> Bool in
-            guard !r.closed.contains(tunnelId), !r.revokedConnectors.contains(connectorId) else { return false }
+    /// Registers a connector's session. Nil when attached; else why not, for the caller
+    /// to close it with: the tunnel closed or the connector was revoked meanwhile (final
+    /// for the connector), or this node is cut off from the leader (not final).
+    func attach(tunnelId: String, connectorId: String, bridge: MuxBridge, key: String = "") -> String? {
+        let refusal = registry.withLock { r -> String? in
+            if r.cutOff { return cutOffReason }
+            if r.closed.contains(tunnelId) { return "tunnel \(tunnelId) is closed" }
+            if r.revokedConnectors.contains(connectorId) { return "connector \(connectorId) is revoked" }
             let owner = Placement.owner(of: tunnelId, among: r.ready)
             r.sessions[tunnelId, default: []].append(
                 Session(connectorId: connectorId, bridge: bridge, key: key, ownerAtAttach: owner))
-            return true
+            return nil
         }
-        if accepted { log.info("connector session up", ["tunnel": tunnelId, "connector": connectorId]) }
-        return accepted
+        if refusal == nil {
+            log.info("connector session up", ["tunnel": tunnelId, "connector": connectorId])
+            steerListeners(of: tunnelId)
+        }
+        return refusal
     }
 
     func detach(tunnelId: String, bridge: MuxBridge) {
@@ -102,6 +112,7 @@ final class TunnelHub: @unchecked Sendable {
             r.sessions[tunnelId]?.removeAll { $0.bridge === bridge }
             if r.sessions[tunnelId]?.isEmpty == true { r.sessions[tunnelId] = nil }
         }
+        steerListeners(of: tunnelId)
     }
 
     func sessionCount(tunnelId: String) -> Int { registry.withLock { $0.sessions[tunnelId]?.count ?? 0 } }
@@ -182,6 +193,7 @@ final class TunnelHub: @unchecked Sendable {
             return wanted.values.filter { r.listeners[$0.id] == nil }.sorted { $0.id < $1.id }
         }
         endRelayedStreams(state, nowMs: nowMs)
+        endUnmappedStreams(state, nowMs: nowMs)
         releaseParked()
         for listener in toStop { listener.stop() }
         for (bridge, reason) in toClose {
@@ -202,6 +214,7 @@ final class TunnelHub: @unchecked Sendable {
                 self?.accepted(fd: fd, remote: remote, descriptor: descriptor, allow: mapping.allow)
             }
             registry.withLock { $0.listeners[mapping.id] = (mapping, listener) }
+            steerListeners(of: mapping.tunnelId)
             log.info("mapping listener up", ["mapping": mapping.id, "listen": "\(address)", "target": mapping.target])
         } catch {
             log.warn("mapping listener failed", ["mapping": mapping.id, "port": "\(mapping.listenPort)", "error": "\(error)"])
@@ -215,6 +228,11 @@ final class TunnelHub: @unchecked Sendable {
             close(fd)
             metrics.increment("warren_streams_refused_total{reason=\"allow\"}")
             log.info("stream refused: source not allowed", ["mapping": descriptor.mapping, "source": remote])
+            return
+        }
+        if isCutOff {
+            close(fd)
+            metrics.increment("warren_streams_refused_total{reason=\"cut_off\"}")
             return
         }
         let session = registry.withLock { r -> Session? in
@@ -231,156 +249,11 @@ final class TunnelHub: @unchecked Sendable {
         relay(fd: fd, remote: remote, descriptor: descriptor)
     }
 
-    // MARK: relaying to the node that holds the connector's session
-
-    /// No session of the tunnel here: carry the client to the node that holds one, over
-    /// a node-to-node relay link (a mux over a WebSocket with node certificates on both
-    /// ends). That node checks the tunnel is open and hands the stream to its session.
-    func relay(fd: Int32, remote: String, descriptor: StreamDescriptor) {
-        enum Next { case carry(MuxBridge), dial(String, String), wait, refuse(String) }
-        let next = registry.withLock { r -> Next in
-            r.relayedTunnels.insert(descriptor.tunnel)
-            guard let holder = r.holderOf[descriptor.tunnel], holder != nodeID else {
-                return .refuse("no connector session for tunnel \(descriptor.tunnel) on any node")
-            }
-            if let bridge = r.relays[holder] { return .carry(bridge) }
-            guard let api = r.apiOf[holder] else { return .refuse("no address for node \(holder)") }
-            let first = r.waiting[holder] == nil
-            r.waiting[holder, default: []].append((fd, remote, descriptor))
-            return first ? .dial(holder, api) : .wait
-        }
-        switch next {
-        case .carry(let bridge):
-            bridge.carry(acceptedFD: fd, descriptor: descriptor.encoded, remoteAddress: remote)
-        case .wait:
-            break
-        case .refuse(let why):
-            close(fd)
-            metrics.increment("warren_streams_refused_total{reason=\"no_connector\"}")
-            log.info("stream refused", ["tunnel": descriptor.tunnel, "reason": why])
-        case .dial(let holder, let api):
-            openRelay(to: holder, api: api)
-        }
-    }
-
-    private func openRelay(to holder: String, api: String) {
-        guard let tls = relayTLS?.current, let address = try? SocketAddress(parsing: api) else {
-            return failWaiting(holder, "no TLS context or bad address for relay to \(holder)")
-        }
-        WebSocketClient.connect(
-            loop: group.next(), address: address, tls: tls, serverName: HostPort.host(of: api),
-            path: "/v1/internal/relay",
-            protocol: WebSocketHandshake.muxProtocol
-        ) { [self] result in
-            switch result {
-            case .failure(let error):
-                failWaiting(holder, "relay to \(holder): \(error)")
-            case .success(let channel):
-                let bridge = MuxBridge(
-                    channel: channel, configuration: TunnelMux.configuration(.client),
-                    onOpen: { _ in .refuse(code: .refused, reason: "relay links carry streams one way") },
-                    onClose: { [weak self] reason in self?.relayClosed(holder, reason) })
-                let serial = channel.peerCertificate?.serialHex.lowercased() ?? ""
-                let pending = registry.withLock { r -> [(fd: Int32, remote: String, descriptor: StreamDescriptor)] in
-                    r.relays[holder] = bridge
-                    r.relaySerials[holder] = serial
-                    return r.waiting.removeValue(forKey: holder) ?? []
-                }
-                log.info("relay link up", ["node": holder])
-                for p in pending { bridge.carry(acceptedFD: p.fd, descriptor: p.descriptor.encoded, remoteAddress: p.remote) }
-            }
-        }
-    }
-
-    /// Ends this node's relayed streams of tunnels that are closed or expired, at once.
-    private func endRelayedStreams(_ state: ControlState, nowMs: Int64) {
-        let (ended, relays) = registry.withLock { r -> (Set<String>, [MuxBridge]) in
-            let ended = r.relayedTunnels.filter { id in
-                guard let tunnel = state.tunnels[id] else { return true }
-                return tunnel.state == .closed || tunnel.expiresAt <= nowMs
-            }
-            r.relayedTunnels.subtract(ended)
-            return (ended, ended.isEmpty ? [] : Array(r.relays.values))
-        }
-        guard !ended.isEmpty else { return }
-        for relay in relays {
-            relay.endStreams(reason: "tunnel closed") { bytes in
-                StreamDescriptor.decode(bytes).map { ended.contains($0.tunnel) } ?? false
-            }
-        }
-    }
-
-    private func failWaiting(_ holder: String, _ why: String) {
-        let pending = registry.withLock { $0.waiting.removeValue(forKey: holder) ?? [] }
-        for p in pending { close(p.fd) }
-        log.warn("relay failed", ["node": holder, "error": why, "clients": "\(pending.count)"])
-    }
-
-    private func relayClosed(_ holder: String, _ reason: String) {
-        registry.withLock {
-            _ = $0.relays.removeValue(forKey: holder)
-            _ = $0.relaySerials.removeValue(forKey: holder)
-        }
-        log.info("relay link down", ["node": holder, "reason": reason])
-    }
-
-    /// The receiving end of a relay link: a stream for a mapping this node serves, of a
-    /// tunnel whose connector session is held here, is spliced into that session through a
-    /// socket pair; anything else is refused. The stream's descriptor is rebuilt from this
-    /// node's own replicated state (the relayed bytes only name the mapping), and the entry
-    /// node has already applied the mapping's allow-list to the real client.
-    func acceptRelayedStream(_ descriptorBytes: [UInt8], from peer: String) -> MuxOpenDecision {
-        guard let descriptor = StreamDescriptor.decode(descriptorBytes) else {
-            return .refuse(code: .refused, reason: "unreadable stream descriptor")
-        }
-        let found = registry.withLock { r -> (session: Session?, mapping: MappingRecord)? in
-            // Sessions going away still count: the stream is parked until the connector's
-            // new session is known (TunnelHub+Parking.swift).
-            guard !r.closed.contains(descriptor.tunnel), let entry = r.listeners[descriptor.listenerKey],
-                entry.mapping.tunnelId == descriptor.tunnel, r.sessions[descriptor.tunnel]?.isEmpty == false
-            else { return nil }
-            let session = r.sessions[descriptor.tunnel]?.filter({ !$0.goingAway }).min(by: {
-                Self.live($0.bridge) < Self.live($1.bridge)
-            })
-            return (session, entry.mapping)
-        }
-        guard let found else {
-            return .refuse(code: .refused, reason: "no session of tunnel \(descriptor.tunnel) on this node")
-        }
-        let trusted = StreamDescriptor.forListener(
-            key: descriptor.listenerKey, tunnel: found.mapping.tunnelId, target: found.mapping.target)
-        let pair: (Int32, Int32)
-        do { pair = try MuxBridge.socketPair() } catch {
-            return .refuse(code: .refused, reason: "cannot carry the relayed stream: \(error)")
-        }
-        if let session = found.session {
-            session.bridge.carry(acceptedFD: pair.1, descriptor: trusted.encoded, remoteAddress: "relay:\(peer)")
-        } else if !park(fd: pair.1, remote: "relay:\(peer)", descriptor: trusted) {
-            close(pair.0)
-            close(pair.1)
-            return .refuse(code: .refused, reason: "no session of tunnel \(descriptor.tunnel) on this node")
-        }
-        return .adopt(fd: pair.0, remote: "tunnel \(descriptor.tunnel) session")
-    }
-
     /// Whether `remote` (`ip:port` or `[v6]:port`) lies in one of the CIDRs.
     static func source(_ remote: String, isIn allow: [String]) -> Bool {
         let host = HostPort.host(of: remote)
         guard let address = IPAddress(host) else { return false }
         return allow.compactMap(IPNetwork.init).contains { $0.contains(address) }
-    }
-
-    /// What this node holds of a tunnel now, for a close receipt.
-    func receipt(tunnelId: String) -> (sessionsEnded: Int, liveSessions: Int, listeners: Int) {
-        registry.withLock { r in
-            (r.endedByTunnel[tunnelId] ?? 0, r.sessions[tunnelId]?.count ?? 0,
-             r.listeners.values.filter { $0.mapping.tunnelId == tunnelId }.count)
-        }
-    }
-
-    /// Streams open on a bridge now (from its counters: any thread).
-    static func live(_ bridge: MuxBridge) -> Int {
-        bridge.statistics.streamsOpened.load - bridge.statistics.streamsClosed.load
     }
 
     func shutdown() {

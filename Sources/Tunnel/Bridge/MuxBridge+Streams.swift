@@ -125,6 +125,10 @@ extension MuxBridge {
         onStreamEvent(.opened(stream: id.rawValue, descriptor: descriptor, remote: remote))
         updateReadLimit(stream)
         do { try connection.start() } catch { connection.close(error) }
+        // A client usually writes at once: read what is already here (after the
+        // connection's own activation, before the flush), so the OPEN and the first DATA
+        // leave in one message instead of two, and the peer handles them in one event.
+        loop.deferToEndOfEvent { [weak connection] in connection?.readNow() }
         scheduleFlush()
     }
 
@@ -153,7 +157,9 @@ extension MuxBridge {
         stream.bytesOut += UInt64(taken)
         statistics.bytesOut.add(taken)
         updateReadLimit(stream)
-        scheduleFlush()
+        // A full read leaves now, as its own message, rather than at the end of the event
+        // behind the next reads: the peer starts on it while this end reads on.
+        if session.outputBytes >= streamReadBytesMax { flush() } else { scheduleFlush() }
     }
 
     func streamReadEOF(_ stream: BridgeStream) {
@@ -197,7 +203,8 @@ extension MuxBridge {
     /// `.windowOpened` (the session is told the stream is blocked, so it reports it).
     func updateReadLimit(_ stream: BridgeStream) {
         let window = session.sendWindow(stream.id)
-        stream.connection.readBytesMax = max(1, window)
+        stream.connection.readBytesMax = max(1, min(window, streamReadBytesMax))
+        if window == 0 && !stream.pausedForWindow { statistics.windowStalls.increment() }
         stream.pausedForWindow = window == 0
         if window == 0 && !stream.finSent && session.isLive(stream.id) {
             // Offering one byte with no window marks the stream blocked (nothing is sent).

@@ -32,6 +32,11 @@ public final class MuxBridge: @unchecked Sendable {
     let channel: WebSocketChannel
     var session: MuxSession
     let streamLimits: ConnectionLimits
+    /// Most bytes one read of a stream's socket takes (also capped by the stream's send
+    /// window). Each read leaves as its own WebSocket message at once, so a window of
+    /// several reads keeps several messages in flight: the peer decrypts one while this
+    /// end reads and encrypts the next (docs/ARCHITECTURE.md, "Bridge").
+    let streamReadBytesMax: Int
     let onOpen: ([UInt8]) -> MuxOpenDecision
     let onStreamEvent: (MuxBridgeEvent) -> Void
     let onClose: (String) -> Void
@@ -60,11 +65,13 @@ public final class MuxBridge: @unchecked Sendable {
     /// - `configuration`: this end's mux settings (role: `.server` on the node, `.client`
     ///   on the connector; the window is the per-stream memory bound).
     /// - `streamLimits`: watermarks and timeouts of the streams' TCP sockets.
+    /// - `streamReadBytesMax`: most bytes one socket read takes (one WebSocket message).
     /// - `onOpen`: the peer opened a stream carrying this descriptor: dial or refuse.
     /// - `onStreamEvent`: streams opened, closed (with byte counts) and refused, for audit.
     /// - `onClose`: the bridge is over (channel closed; every socket is closed or closing).
     public init(
         channel: WebSocketChannel, configuration: MuxConfiguration, streamLimits: ConnectionLimits = .init(),
+        streamReadBytesMax: Int = MuxBridge.defaultStreamReadBytesMax,
         onOpen: @escaping (_ descriptor: [UInt8]) -> MuxOpenDecision,
         onStreamEvent: @escaping (MuxBridgeEvent) -> Void = { _ in },
         onClose: @escaping (_ reason: String) -> Void
@@ -74,6 +81,8 @@ public final class MuxBridge: @unchecked Sendable {
         self.channel = channel
         self.session = MuxSession(configuration: configuration)
         self.streamLimits = streamLimits
+        precondition(streamReadBytesMax >= 1, "streamReadBytesMax must be at least 1")
+        self.streamReadBytesMax = streamReadBytesMax
         self.onOpen = onOpen
         self.onStreamEvent = onStreamEvent
         self.onClose = onClose
@@ -86,7 +95,8 @@ public final class MuxBridge: @unchecked Sendable {
 
     // MARK: - Public surface
 
-    /// Carries an accepted TCP socket (from any loop's listener; ownership moves here)
+    /// Carries an accepted TCP socket (non-blocking, like every socket a `Listener` or
+    /// `socketPair()` gives; from any loop's listener; ownership moves here)
     /// as a new stream whose OPEN carries `descriptor`. Safe from any thread. If no
     /// stream can be opened (too many, going away, closed, descriptor too large) the
     /// socket is closed and `onStreamEvent` reports `.refused` with the reason. Before
@@ -164,6 +174,12 @@ public final class MuxBridge: @unchecked Sendable {
         return streams.values.reduce(0) { $0 + $1.connection.pendingBytes }
     }
 
+    /// The default `streamReadBytesMax`: 256 KiB (`scripts/bench-bridge`, docs/BENCHMARKS.md,
+    /// "Data path: reads in flight"): with Warren's 1 MiB window four messages of a stream
+    /// are in flight, and per-message costs (a WebSocket header, a TLS write, a syscall,
+    /// an event on each side) stay as rare as when a whole event's reads left together.
+    public static let defaultStreamReadBytesMax = 256 * 1024
+
     // MARK: - Output
 
     /// Sends the session's output at the end of this event: every frame produced while
@@ -209,6 +225,7 @@ public final class MuxBridge: @unchecked Sendable {
 
     private func pauseForChannel() {
         pausedForChannel = true
+        statistics.channelStalls.increment()
         for stream in streams.values { stream.connection.pauseReading() }
     }
 

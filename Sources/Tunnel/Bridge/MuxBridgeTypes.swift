@@ -49,8 +49,16 @@ public final class MuxBridgeStatistics: Sendable {
     /// The most output ever pending on one stream's socket (what credit holding bounds:
     /// at most the stream's high watermark plus its receive window).
     public let streamPendingBytesMax = AtomicCounter()
-    /// WebSocket messages sent (each carries every frame one loop event produced).
+    /// WebSocket messages sent (each carries one full stream read, or every frame one
+    /// loop event produced).
     public let messagesSent = AtomicCounter()
+    /// Times a stream's socket stopped being read because its send window ran out (the
+    /// peer had not credited enough back yet): a busy stream that stalls often needs a
+    /// larger window.
+    public let windowStalls = AtomicCounter()
+    /// Times every socket stopped being read because the WebSocket's output was above
+    /// its high watermark.
+    public let channelStalls = AtomicCounter()
 
     init() {}
 }

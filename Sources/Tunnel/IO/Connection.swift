@@ -46,6 +46,10 @@ final class Connection: EventHandler {
 
     /// Bytes a single read pulls from the kernel; also the TLS ciphertext read size.
     static let readChunkBytes = 512 * 1024
+    /// Decrypted bytes gathered before they go to the delegate in one `didRead`.
+    static let plainBatchBytes = 256 * 1024
+    /// The most plaintext one TLS record carries.
+    static let tlsRecordPlaintextBytes = 16 * 1024
 
     /// Wraps an accepted socket. `tls` makes it the server side of a handshake.
     init(loop: EventLoop, acceptedFD fd: Int32, tls context: TLSContext?, limits: ConnectionLimits) throws {
@@ -102,7 +106,9 @@ final class Connection: EventHandler {
 
     /// Registers with the loop and arms the timers; call once, after setting `delegate`.
     func start() throws {
-        registration = try loop.register(fd: fd, events: 0, handler: self)
+        // Registered with the interest it needs now: one epoll_ctl, not an ADD then a MOD.
+        interest = wantedInterest()
+        registration = try loop.register(fd: fd, events: interest, handler: self)
         let deadline = limits.handshakeTimeoutNanos
         if state != .active {
             handshakeTimer = loop.schedule(afterNanos: deadline) { [weak self] in
@@ -155,6 +161,14 @@ final class Connection: EventHandler {
         if pendingBytes >= limits.highWatermarkBytes { aboveHighWatermark = true }
         touch()
         updateInterest()
+    }
+
+    /// Reads what has already arrived, now, as a readable event would. For a socket just
+    /// accepted whose first bytes should travel with its setup (a carried stream's OPEN
+    /// and first DATA in one message): one `read` that may find nothing. Active only.
+    func readNow() {
+        guard state == .active, activated else { return }
+        handleEvents(EpollEvents.readable)
     }
 
     func pauseReading() {
@@ -273,25 +287,45 @@ final class Connection: EventHandler {
     }
 
     /// Decrypts what is buffered and hands it to the delegate until input runs out or
-    /// the delegate pauses reading.
+    /// the delegate pauses reading. Records (16 KiB of plaintext each) are gathered in
+    /// the scratch buffer and handed over together, up to `plainBatchBytes` at a time:
+    /// one `didRead` — for a relay one `write` syscall — per batch, not per record.
     private func decryptAndDeliver() {
         guard let tls else { return }
         let scratch = loop.plainScratch
+        let batchMax = min(scratch.count, Self.plainBatchBytes)
+        var filled = 0
+        /// Hands the gathered plaintext over; false when the delegate paused or closed us.
+        func deliverGathered() {
+            guard filled > 0 else { return }
+            let count = filled
+            filled = 0
+            delegate?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
+        }
         while state == .active && !isReadPaused && !readEOF {
-            switch tls.read(into: scratch) {
+            switch tls.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[filled..<batchMax])) {
             case .bytes(let n):
-                delegate?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                filled += n
+                // Room for less than a whole record: hand over what is there first.
+                if batchMax - filled < Self.tlsRecordPlaintextBytes { deliverGathered() }
             case .needMoreInput:
+                deliverGathered()
+                guard state == .active, !readEOF else { return flushOutput() }
                 if tls.peerClosedTransport { peerFinished() }
                 flushOutput()
                 return
             case .closeNotify:
+                deliverGathered()
+                guard state == .active else { return flushOutput() }
                 peerFinished()
             case .failed(let error):
+                deliverGathered()
+                guard state == .active else { return flushOutput() }
                 // A TCP FIN without close_notify ends the stream like a FIN on plain TCP.
                 if tls.peerClosedTransport && tls.inbound.isEmpty { peerFinished() } else { fail(error) }
             }
         }
+        deliverGathered()
         flushOutput()
     }
 
@@ -387,17 +421,19 @@ final class Connection: EventHandler {
 
     private func updateInterest() {
         guard let registration, state != .closed else { return }
-        var wanted: UInt32 = 0
-        if state == .connecting {
-            wanted = EpollEvents.writable
-        } else {
-            if (!isReadPaused || state == .handshaking) && !readEOF { wanted |= EpollEvents.readable }
-            if pendingBytes - early.count > 0 { wanted |= EpollEvents.writable }
-        }
+        let wanted = wantedInterest()
         if wanted != interest {
             interest = wanted
             loop.modify(registration, events: wanted)
         }
+    }
+
+    private func wantedInterest() -> UInt32 {
+        if state == .connecting { return EpollEvents.writable }
+        var wanted: UInt32 = 0
+        if (!isReadPaused || state == .handshaking) && !readEOF { wanted |= EpollEvents.readable }
+        if pendingBytes - early.count > 0 { wanted |= EpollEvents.writable }
+        return wanted
     }
 
     private func fail(_ error: any Error) { close(error) }

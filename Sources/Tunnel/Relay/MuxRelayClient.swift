@@ -123,6 +123,9 @@ final class LinkSlot: @unchecked Sendable {
     var pending: [(fd: Int32, remote: String)] = []
     /// Delay before the next dial after a failure (0 after a success).
     var backoffNanos: UInt64 = 0
+    /// Dials of this link the server asked to repeat on another of its loops (reset when
+    /// a link comes up or fails otherwise).
+    var attempt = 0
     var retry: TimerHandle?
 
     init(loop: EventLoop) { self.loop = loop }
@@ -148,12 +151,22 @@ final class LinkSlot: @unchecked Sendable {
         WebSocketClient.connect(
             loop: loop, address: configuration.server, tls: configuration.tls.current,
             serverName: configuration.serverName ?? configuration.server.host, path: MuxRelay.path,
-            protocol: WebSocketHandshake.muxProtocol
+            headers: [MuxRelay.attemptField: "\(attempt)"], protocol: WebSocketHandshake.muxProtocol
         ) { [self] result in
             dialling = false
             switch result {
-            case .success(let channel): linkUp(channel)
-            case .failure(let error): linkFailed("link to \(configuration.server): \(error)")
+            case .success(let channel):
+                attempt = 0
+                linkUp(channel)
+            case .failure(let error) where error.code == .refused && error.status == .serviceUnavailable
+                && attempt < MuxRelay.rebalanceAttemptsMax:
+                // The server put this link on a busy loop: dial again at once (waiting
+                // connections stay; the server accepts once the attempts run out).
+                attempt += 1
+                dial()
+            case .failure(let error):
+                attempt = 0
+                linkFailed("link to \(configuration.server): \(error)")
             }
         }
     }

@@ -10,6 +10,12 @@ public enum MuxRelay {
     /// session: relayed connections are cheap while idle).
     public static let streamsPerLinkMax = 65_536
 
+    /// The request field carrying the client's dial attempt for one link (0, 1, …): the
+    /// server asks for another dial (503 `relay_rebalance`) while the attempt is below
+    /// `rebalanceAttemptsMax` and the link landed on a loop busier than its least busy one.
+    public static let attemptField = "Warren-Relay-Attempt"
+    public static let rebalanceAttemptsMax = 16
+
     /// One end's mux settings. Output buffers keep room for the WebSocket header, so each
     /// flush reaches TLS as one write.
     public static func configuration(_ role: MuxRole) -> MuxConfiguration {
@@ -25,7 +31,11 @@ public enum MuxRelay {
 /// handshake per link, not per relayed connection — ssh -L's shape.
 ///
 /// Threading: the HTTPS listener runs one acceptor per loop (SO_REUSEPORT); each link and
-/// the target sockets of its streams live on the loop that accepted the link.
+/// the target sockets of its streams live on the loop that accepted the link. The kernel
+/// picks that loop by a hash, so two links could share a loop while another idles (8
+/// streams would then use one core): a link landing on a loop with more links than the
+/// least busy one is refused with 503 `relay_rebalance` and the client dials again (a new
+/// source port, a new pick), at most `MuxRelay.rebalanceAttemptsMax` times.
 public final class MuxRelayServer: Sendable {
     /// Counters readable from any thread.
     public final class Statistics: Sendable {
@@ -39,6 +49,8 @@ public final class MuxRelayServer: Sendable {
         public let streamsClosed = AtomicCounter()
         /// Streams whose target could not be reached.
         public let streamsRefused = AtomicCounter()
+        /// Link dials asked to dial again because their loop was busier than another.
+        public let rebalanced = AtomicCounter()
         init() {}
     }
 
@@ -55,9 +67,17 @@ public final class MuxRelayServer: Sendable {
         let statistics = self.statistics
         let links = LiveLinks()
         self.links = links
+        let loops = group.loops
         server = try HTTPServer(configuration: .init(listen: listen, tls: tls), group: group) { request, responder in
             guard request.path == MuxRelay.path else {
                 return responder.respond(HTTPResponse(status: .notFound, body: Array("not found\n".utf8)))
+            }
+            let loop = loops.firstIndex { $0.inEventLoop } ?? 0
+            let attempt = request.headers[MuxRelay.attemptField].flatMap { Int($0) } ?? MuxRelay.rebalanceAttemptsMax
+            if attempt < MuxRelay.rebalanceAttemptsMax && !links.isLeastBusy(loop, of: loops.count) {
+                statistics.rebalanced.increment()
+                return responder.respond(
+                    .error(.serviceUnavailable, code: "relay_rebalance", message: "this loop holds more links; dial again"))
             }
             responder.upgradeToWebSocket(request, protocol: WebSocketHandshake.muxProtocol) { channel in
                 statistics.links.increment()
@@ -74,12 +94,15 @@ public final class MuxRelayServer: Sendable {
                     },
                     onClose: { [weak channel] _ in
                         statistics.liveLinks.decrement()
-                        if let channel { links.remove(channel) }
+                        if let channel { links.remove(channel, loop: loop) }
                     })
-                links.add(channel, bridge)
+                links.add(channel, bridge, loop: loop)
             }
         }
     }
+
+    /// Live links on each loop of the group, by loop index (for tests and debugging).
+    public func linksPerLoop(_ loopCount: Int) -> [Int] { (0..<loopCount).map { links.count(on: $0) } }
 
     /// Stops accepting and ends every link now (their streams' sockets close).
     public func stop() {
@@ -88,10 +111,34 @@ public final class MuxRelayServer: Sendable {
     }
 }
 
-/// The server's live links by channel, so `stop` can end them. Any thread.
+/// The server's live links by channel (so `stop` can end them) and how many each loop
+/// holds. Any thread.
 final class LiveLinks: Sendable {
-    private let bridges = Mutex<[ObjectIdentifier: MuxBridge]>([:])
-    func add(_ channel: WebSocketChannel, _ bridge: MuxBridge) { bridges.withLock { $0[ObjectIdentifier(channel)] = bridge } }
-    func remove(_ channel: WebSocketChannel) { _ = bridges.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) } }
-    func all() -> [MuxBridge] { bridges.withLock { Array($0.values) } }
+    private let state = Mutex<(bridges: [ObjectIdentifier: MuxBridge], perLoop: [Int: Int])>(([:], [:]))
+
+    func add(_ channel: WebSocketChannel, _ bridge: MuxBridge, loop: Int) {
+        state.withLock {
+            $0.bridges[ObjectIdentifier(channel)] = bridge
+            $0.perLoop[loop, default: 0] += 1
+        }
+    }
+
+    func remove(_ channel: WebSocketChannel, loop: Int) {
+        state.withLock {
+            guard $0.bridges.removeValue(forKey: ObjectIdentifier(channel)) != nil else { return }
+            $0.perLoop[loop, default: 1] -= 1
+        }
+    }
+
+    /// Whether no loop of `count` holds fewer links than `loop`.
+    func isLeastBusy(_ loop: Int, of count: Int) -> Bool {
+        state.withLock { s in
+            let mine = s.perLoop[loop] ?? 0
+            return (0..<count).allSatisfy { (s.perLoop[$0] ?? 0) >= mine }
+        }
+    }
+
+    func count(on loop: Int) -> Int { state.withLock { $0.perLoop[loop] ?? 0 } }
+
+    func all() -> [MuxBridge] { state.withLock { Array($0.bridges.values) } }
 }

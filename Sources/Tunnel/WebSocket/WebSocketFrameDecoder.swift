@@ -93,8 +93,23 @@ public struct WebSocketFrameDecoder: Sendable {
     /// Queues bytes for `next()`. After a Close or a failure they are discarded.
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0, acceptsInput else { return }
+        var rest = bytes
+        // A data frame's payload continuing with nothing buffered before it goes straight
+        // into the message: one copy instead of two (buffer, then message). The outcomes
+        // are the same as through the buffer; `next()` finishes a frame completed here.
+        if bufferedBytes == 0, case .payload(let header, let remaining) = state, !header.opcode.isControl,
+            remaining > 0
+        {
+            let n = min(remaining, rest.count)
+            Self.appendUnmasked(
+                UnsafeRawBufferPointer(rebasing: rest[0..<n]), key: header.maskKey, offset: header.length - remaining,
+                to: &message)
+            state = .payload(header, remaining: remaining - n)
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+            guard rest.count > 0 else { return }
+        }
         compact()
-        buffer.append(contentsOf: bytes)
+        buffer.append(contentsOf: rest)
     }
 
     /// Queues bytes for `next()`. After a Close or a failure they are discarded.
@@ -128,6 +143,11 @@ public struct WebSocketFrameDecoder: Sendable {
                     return .needMoreData
                 }
                 state = .payload(header, remaining: header.length)
+                if !header.opcode.isControl && message.isEmpty && header.length > 0 {
+                    // One allocation for the message's first frame instead of regrowing as
+                    // records arrive (capped: the bytes have not arrived yet).
+                    message.reserveCapacity(min(header.length, Self.reserveBytesMax))
+                }
                 if header.length == 0, let outcome = finishFrame(header) { return outcome }
             case .payload(let header, let remaining):
                 let n = min(remaining, bufferedBytes)
@@ -235,7 +255,9 @@ public struct WebSocketFrameDecoder: Sendable {
         }
     }
 
-    private static func appendUnmasked(_ chunk: ArraySlice<UInt8>, key: UInt32?, offset: Int, to out: inout [UInt8]) {
+    private static func appendUnmasked(
+        _ chunk: some Collection<UInt8>, key: UInt32?, offset: Int, to out: inout [UInt8]
+    ) {
         let start = out.count
         out.append(contentsOf: chunk)
         guard let key else { return }
@@ -317,6 +339,9 @@ public struct WebSocketFrameDecoder: Sendable {
         control = []
         return error
     }
+
+    /// Most bytes reserved for a message from its first frame's announced length.
+    static let reserveBytesMax = 1024 * 1024
 
     /// Frees a large input buffer once everything in it was consumed, so a connection
     /// between reads holds no read-sized buffer.

@@ -90,6 +90,12 @@ final class ProcessCluster: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Sends `signal` (SIGSTOP, SIGCONT: a node frozen as if cut off, then thawed).
+    func signal(_ name: String, _ signal: Int32) {
+        guard let process = processes[name] else { return }
+        kill(process.processIdentifier, signal)
+    }
+
     /// SIGTERM and wait; returns the exit status.
     func terminate(_ name: String) -> Int32 {
         guard let process = processes[name] else { return -1 }

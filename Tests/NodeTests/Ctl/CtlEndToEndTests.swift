@@ -141,6 +141,38 @@ struct CtlEndToEndTests {
         #expect(refused.stderr.contains("403 forbidden"), "\(refused.stderr)")
         #expect(try cluster.ctl(["audit", "verify"], configDir: auditorDir).status == 0)
 
+        // Her role and password change under her live sign-in: the new role counts at once
+        // (on whichever node answers, once it applied the change), the new password signs
+        // her out.
+        let promoted = try cluster.ctl(["user", "set-role", "audrey", "--role", "operator"] + admin)
+        #expect(promoted.status == 0 && promoted.stdout.contains("now operator"), "set-role: \(promoted.stderr)")
+        try waitUntil("the auditor's token acts as an operator") {
+            (try? cluster.ctl(["tunnel", "create", "promoted"], configDir: auditorDir))?.status == 0
+        }
+        let unknown = try cluster.ctl(["user", "set-role", "nobody", "--role", "auditor"] + admin)
+        #expect(unknown.status == 1 && unknown.stderr.contains("404"), "\(unknown.stderr)")
+        let reset = try cluster.ctl(
+            ["user", "set-password", "audrey", "--password-stdin"] + admin, stdin: "a-new-password-456\n")
+        #expect(reset.status == 0, "set-password: \(reset.stderr)")
+        try waitUntil("the old sign-in is refused everywhere") {
+            (try? cluster.ctl(["tunnel", "list"], configDir: auditorDir))?.stderr.contains("401") == true
+        }
+        let relogin = try cluster.ctl(
+            [
+                "login", "--user", "audrey", "--password-stdin", "--pki", "\(cluster.dir)/pki", "--server",
+                cluster.allURLs,
+            ], stdin: "a-new-password-456\n", configDir: auditorDir)
+        #expect(relogin.status == 0, "login with the new password: \(relogin.stderr)")
+        let changed = try cluster.ctl(
+            ["passwd", "--password-stdin"], stdin: "a-new-password-456\nher-own-choice-789\n", configDir: auditorDir)
+        #expect(changed.status == 0, "passwd: \(changed.stderr)")
+        let ownLogin = try cluster.ctl(
+            [
+                "login", "--user", "audrey", "--password-stdin", "--pki", "\(cluster.dir)/pki", "--server",
+                cluster.allURLs,
+            ], stdin: "her-own-choice-789\n", configDir: auditorDir)
+        #expect(ownLogin.status == 0, "login with her own password: \(ownLogin.stderr)")
+
         // kill -9 the leader: a new one is elected and writes go through the others.
         cluster.kill9(leader)
         let survivors = CtlTestCluster.names.filter { $0 != leader }

@@ -92,6 +92,7 @@ private struct Scenario {
             cmd(.memberDrain(.init(id: "n1", draining: true))),
             cmd(.memberHealth(.init(id: "n1", alive: false))),
             cmd(.memberRemove(.init(id: "n1"))),
+            cmd(.userUpdate(.init(name: "olivia", role: .auditor, passwordHash: passwordHash))),
         ]
     }
 }

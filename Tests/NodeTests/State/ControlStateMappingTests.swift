@@ -133,6 +133,26 @@ struct ControlStateMappingTests {
         h.refused(.forwardRemove(.init(id: "zz")), .notFound)
     }
 
+    /// Expose mappings and local forwards share the gateway's port space (both listen on
+    /// every node's mapping host): a clash is refused either way, not left to fail to bind.
+    @Test func exposeMappingsAndLocalForwardsDoNotShareAGatewayPort() {
+        let h = Harness()
+        h.ok(h.createTunnel("t1"), TunnelRecord.self)
+        h.ok(.endpointCreate(.init(id: "e1", name: "a", subnets: ["10.0.0.0/8"])), EndpointRecord.self)
+        h.ok(mapping("m1", port: 2000), MappingRecord.self)
+        h.refused(
+            .forwardAdd(.init(id: "f1", endpointId: "e1", kind: .local, listenPort: 2000, target: "10.0.0.1:22")),
+            .portInUse)
+        h.ok(
+            .forwardAdd(.init(id: "f1", endpointId: "e1", kind: .remote, listenPort: 2000, target: "10.0.0.1:22")),
+            ForwardRule.self)  // on the connector's host: another port space
+        h.ok(
+            .forwardAdd(.init(id: "f2", endpointId: "e1", kind: .local, listenPort: 2001, target: "10.0.0.1:22")),
+            ForwardRule.self)
+        h.refused(mapping("m2", port: 2001), .portInUse)
+        h.ok(mapping("m2", kind: .publish, port: 2001), MappingRecord.self)
+    }
+
     @Test func subnetFirstMatchingPrefersTheLongestPrefixOverTheVPC() {
         let h = Harness()
         h.ok(.endpointCreate(.init(id: "wide", name: "w", vpc: "vpc-1", subnets: ["10.0.0.0/8"])), EndpointRecord.self)

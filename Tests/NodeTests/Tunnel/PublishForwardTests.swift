@@ -130,6 +130,7 @@ struct PublishForwardTests {
         var pair: [Int32] = [0, 0]
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
         defer { close(pair[1]) }
+        _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)  // carry takes non-blocking sockets
         let forged = StreamDescriptor(
             tunnel: f.tunnelId, mapping: "m-forged", target: "127.0.0.1:\(secret.port)", kind: .publish)
         bridge.carry(acceptedFD: pair[0], descriptor: forged.encoded, remoteAddress: "127.0.0.1:1")

@@ -181,4 +181,46 @@ struct StreamPolicyTests {
         #expect(local.listenerKey == "forward/f1" && expose.listenerKey == "m1")
         #expect(StreamDescriptor.decode(Array(#"{"kind":"bogus","mapping":"m","target":"h:1","tunnel":"t"}"#.utf8)) == nil)
     }
+
+    @Test func aLiveStreamStaysOnlyWhileItsMappingOrRuleAllowsIt() {
+        let s = Self.state()
+        func mapped(_ d: StreamDescriptor, in state: ControlState = Self.state()) -> Bool {
+            StreamPolicy.stillMapped(d, connectorId: "c1", in: state, nowMs: Self.now)
+        }
+        let expose = StreamDescriptor(tunnel: "t1", mapping: "m-exp", target: "127.0.0.1:80")
+        let publish = StreamDescriptor(tunnel: "t1", mapping: "m-pub", target: "10.9.9.9:5432", kind: .publish)
+        let local = StreamDescriptor(tunnel: "t1", mapping: "f-in", target: "10.1.7.7:22", kind: .local)
+        let remote = StreamDescriptor(tunnel: "t1", mapping: "f-rem", target: "10.8.8.8:443", kind: .remote)
+        #expect(mapped(expose) && mapped(publish) && mapped(local) && mapped(remote))
+        // Another target or tunnel than the mapping's: not this mapping's stream.
+        #expect(!mapped(StreamDescriptor(tunnel: "t1", mapping: "m-exp", target: "127.0.0.1:81")))
+        #expect(!mapped(StreamDescriptor(tunnel: "t2", mapping: "m-exp", target: "127.0.0.1:80")))
+        // Each removed: its streams must end.
+        for (descriptor, remove) in [
+            (expose, { (s: inout ControlState) in s.mappings["m-exp"] = nil }),
+            (publish, { (s: inout ControlState) in s.mappings["m-pub"] = nil }),
+            (local, { (s: inout ControlState) in s.forwards["f-in"] = nil }),
+            (remote, { (s: inout ControlState) in s.forwards["f-rem"] = nil }),
+        ] as [(StreamDescriptor, (inout ControlState) -> Void)] {
+            var changed = s
+            remove(&changed)
+            #expect(!mapped(descriptor, in: changed), "\(descriptor.mapping) removed")
+        }
+        // A local forward whose target left its endpoint's scope, or whose endpoint lost
+        // its connector (unassociated), ends too.
+        var narrowed = s
+        narrowed.endpoints["e1"]?.subnets = ["10.2.0.0/16"]
+        narrowed.endpoints["e1"]?.vpc = nil
+        #expect(!mapped(local, in: narrowed))
+        var unassociated = s
+        unassociated.endpoints["e1"]?.connectorId = nil
+        #expect(!mapped(local, in: unassociated) && !mapped(remote, in: unassociated))
+        // The signature that triggers the walk changes with each of these, not with an
+        // unrelated tunnel.
+        var other = s
+        other.tunnels["t9"] = other.tunnels["t1"]
+        #expect(TunnelHub.routeSignature(other) == TunnelHub.routeSignature(s))
+        #expect(TunnelHub.routeSignature(narrowed) != TunnelHub.routeSignature(s))
+        #expect(TunnelHub.routeSignature(unassociated) != TunnelHub.routeSignature(s))
+    }
 }

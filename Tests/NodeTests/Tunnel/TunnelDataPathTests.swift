@@ -236,6 +236,23 @@ struct TunnelRelayProcessTests {
             #expect(answer == payload, "through \(name)")
         }
 
+        // The node holding the session checks relayed streams against the replicated
+        // mappings, not against the listeners it managed to open: with the owner's own
+        // listener unable to bind (the port is taken on its mapping host), clients entering
+        // at the other nodes still reach the target.
+        let blockedPort = try ProcessCluster.freePort()
+        let blocker = try PortBlocker(host: cluster.mappingHost(owner), port: blockedPort)
+        defer { blocker.close() }
+        let second = try cluster.call(
+            "n1", "POST", "/v1/mappings",
+            body: #"{"tunnelId":"\#(url.tunnelId)","kind":"expose","target":"127.0.0.1:\#(echo.port)","listenPort":\#(blockedPort)}"#)
+        #expect(second.status.code == 201)
+        for name in names where name != owner {
+            try waitUntil("\(name) carries a client to \(owner), whose own listener could not bind") {
+                (try? roundTrip(host: cluster.mappingHost(name), port: blockedPort, [9, 8, 7])) == [9, 8, 7]
+            }
+        }
+
         // An allow-list that leaves loopback out is enforced on every node, also on the one
         // whose mapping host is the client's own address (relayed streams no longer come
         // back in through the listener, so no source address is let through unchecked).

@@ -10,16 +10,18 @@ import Testing
 /// WebSocket → bridge (connector) → a sink that discards, on loopback. Run by
 /// `scripts/bench-bridge` (release build); skipped unless WARREN_BENCH_BRIDGE is set.
 /// Settings: BRIDGE_MIB per stream (default 2048 / streams), BRIDGE_WINDOW_KIB (256),
-/// BRIDGE_TLS (1), BRIDGE_HEADROOM (14: in-place WebSocket frames; 0: copied).
+/// BRIDGE_TLS (1), BRIDGE_HEADROOM (14: in-place WebSocket frames; 0: copied), BRIDGE_READ_KIB
+/// (the bridge's stream read size, `MuxBridge.defaultStreamReadBytesMax`).
 @Suite("Bridge benchmark", .serialized, .enabled(if: getenv("WARREN_BENCH_BRIDGE") != nil))
 struct BridgeBenchmark {
     @Test func throughput() throws {
         let window = Int(env("BRIDGE_WINDOW_KIB") ?? "256")! * 1024
         let tls = env("BRIDGE_TLS") != "0"
         let headroom = Int(env("BRIDGE_HEADROOM") ?? "14")!
+        let readBytes = env("BRIDGE_READ_KIB").map { Int($0)! * 1024 } ?? MuxBridge.defaultStreamReadBytesMax
         for streams in [1, 8] {
             let mib = Int(env("BRIDGE_MIB") ?? "\(2048 / streams)")!
-            let rig = try BridgeRig(window: window, tls: tls, headroom: headroom)
+            let rig = try BridgeRig(window: window, tls: tls, headroom: headroom, readBytes: readBytes)
             defer { rig.stop() }
             let sink = try SinkServer(group: rig.edgeGroup)
             defer { sink.stop() }
@@ -28,6 +30,7 @@ struct BridgeBenchmark {
             let chunk = pattern(1024 * 1024)
             let total = streams * mib * 1024 * 1024
             let start = MonotonicClock.nowNanos()
+            let cpuStart = processCPUSeconds()
             let senders = clients.map { client in
                 let fd = client.fd
                 return Background {
@@ -37,14 +40,26 @@ struct BridgeBenchmark {
             }
             #expect(eventually(seconds: 60) { sink.received.load >= total }, "sink got \(sink.received.load), node sent \(rig.node.bridge!.statistics.bytesOut.load), connector got \(rig.connector.bridge!.statistics.bytesIn.load)")
             let seconds = Double(MonotonicClock.nowNanos() - start) / 1e9
+            let cpuPerGB = (processCPUSeconds() - cpuStart) / (Double(total) / 1e9)
             for sender in senders { _ = sender.wait() }
             withExtendedLifetime(clients) {}  // their deinit closes the sockets
             let gbps = Double(total) / seconds / 1e9
             print(
-                "bridge streams=\(streams) window=\(window / 1024)KiB tls=\(tls) headroom=\(headroom) bytes=\(total): "
-                    + "\(fmt(gbps)) GB/s (\(fmt(gbps * 8)) Gbit/s), messages node→connector "
-                    + "\(rig.node.bridge!.statistics.messagesSent.load)")
+                "bridge streams=\(streams) window=\(window / 1024)KiB read=\(readBytes / 1024)KiB tls=\(tls) headroom=\(headroom) bytes=\(total): "
+                    + "\(fmt(gbps)) GB/s (\(fmt(gbps * 8)) Gbit/s), CPU-s per GB (the whole process: senders, "
+                    + "both bridges, sink) \(fmt(cpuPerGB)), messages node→connector "
+                    + "\(rig.node.bridge!.statistics.messagesSent.load), window stalls "
+                    + "\(rig.node.bridge!.statistics.windowStalls.load), channel stalls "
+                    + "\(rig.node.bridge!.statistics.channelStalls.load)")
         }
+    }
+
+    /// User + system CPU time of this process so far.
+    private func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     private func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }

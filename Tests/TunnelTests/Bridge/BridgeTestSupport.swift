@@ -29,9 +29,11 @@ final class BridgeSide: Sendable {
     }
 
     func make(_ channel: WebSocketChannel, _ configuration: MuxConfiguration, _ limits: ConnectionLimits,
+              readBytes: Int = MuxBridge.defaultStreamReadBytesMax,
               onOpen: @escaping ([UInt8]) -> MuxOpenDecision) {
         let bridge = MuxBridge(
-            channel: channel, configuration: configuration, streamLimits: limits, onOpen: onOpen,
+            channel: channel, configuration: configuration, streamLimits: limits, streamReadBytesMax: readBytes,
+            onOpen: onOpen,
             onStreamEvent: { [self] event in events.withLock { $0.append(event) } },
             onClose: { [self] reason in closeReason.withLock { $0 = reason } })
         bridgeRef.withLock { $0 = bridge }
@@ -63,7 +65,7 @@ final class BridgeRig {
     /// flush in place with its WebSocket header, 0 copies it into a frame.
     init(
         window: Int = 256 * 1024, streamLimits: ConnectionLimits = .init(), tls: Bool = true,
-        headroom: Int = WebSocketFrameEncoder.headerBytesMax
+        headroom: Int = WebSocketFrameEncoder.headerBytesMax, readBytes: Int = MuxBridge.defaultStreamReadBytesMax
     ) throws {
         raiseFileLimit()
         ca = try makeTLSCA()
@@ -74,7 +76,7 @@ final class BridgeRig {
         let nodeConfiguration = MuxConfiguration(role: .server, initialWindowBytes: window, outputHeadroomBytes: headroom)
         http = try HTTPRig(tls: provider, loops: 1) { request, responder in
             responder.upgradeToWebSocket(request, protocol: WebSocketHandshake.muxProtocol) { channel in
-                node.make(channel, nodeConfiguration, streamLimits) { _ in
+                node.make(channel, nodeConfiguration, streamLimits, readBytes: readBytes) { _ in
                     .refuse(code: .notPermitted, reason: "the node dials nothing in this rig")
                 }
             }
@@ -103,7 +105,7 @@ final class BridgeRig {
             tls: clientTLS, path: "/v1/connect", protocol: WebSocketHandshake.muxProtocol
         ) { result in
             guard case .success(let channel) = result else { return }
-            connector.make(channel, connectorConfiguration, streamLimits) { descriptor in
+            connector.make(channel, connectorConfiguration, streamLimits, readBytes: readBytes) { descriptor in
                 let text = String(decoding: descriptor, as: UTF8.self)
                 if text == "refuse" { return .refuse(code: .notPermitted, reason: "no mapping allows it") }
                 guard let address = try? SocketAddress(parsing: text) else {

@@ -81,6 +81,62 @@ struct BridgeTests {
         #expect(eventually { rig.connector.closedEvents.first?.reason == "finished" })
     }
 
+    @Test func theListenerReportsEachClientsAddress() throws {
+        let group = try EventLoopGroup(loopCount: 2)
+        defer { group.shutdown() }
+        let seen = TextBox()
+        let listener = try StreamListener(address: try SocketAddress(parsing: "127.0.0.1:0"), group: group) {
+            fd, remote in
+            seen.set(remote)
+            close(fd)
+        }
+        defer { listener.stop() }
+        let client = try BlockingClient(port: listener.port)
+        let local = try #require(Socket.localAddress(client.fd))
+        #expect(eventually { seen.get() == "127.0.0.1:\(local.port)" }, "got '\(seen.get())'")
+    }
+
+    @Test func aSteeredListenerAcceptsEveryClientOnTheChosenLoop() throws {
+        let group = try EventLoopGroup(loopCount: 2)
+        defer { group.shutdown() }
+        let onLoop = [AtomicCounter(), AtomicCounter()]
+        let listener = try StreamListener(address: try SocketAddress(parsing: "127.0.0.1:0"), group: group) {
+            fd, _ in
+            for i in 0..<2 where group.loops[i].inEventLoop { onLoop[i].increment() }
+            close(fd)
+        }
+        for target in [1, 0] {
+            #expect(listener.steer(to: group.loops[target]))
+            let before = onLoop[target].load
+            for _ in 0..<20 { _ = try BlockingClient(port: listener.port) }
+            #expect(eventually { onLoop[0].load + onLoop[1].load == (target == 1 ? 20 : 40) })
+            #expect(onLoop[target].load - before == 20, "every client accepted on loop \(target)")
+        }
+        listener.stop()
+        #expect(!listener.steer(to: group.loops[0]), "a stopped listener steers nothing")
+    }
+
+    @Test func bytesAlreadyWaitingWhenCarriedLeaveWithTheOpenInOneMessage() throws {
+        let rig = try BridgeRig()
+        defer { rig.stop() }
+        let (mine, carried) = try MuxBridge.socketPair()
+        defer { close(mine) }
+        #expect(sendAll(mine, Array("hello".utf8)))
+        let bridge = rig.node.bridge!
+        let before = bridge.statistics.messagesSent.load
+        bridge.carry(acceptedFD: carried, descriptor: Array(rig.descriptor.get().utf8), remoteAddress: "test")
+        var echoed: [UInt8] = []
+        #expect(eventually {
+            var buffer = [UInt8](repeating: 0, count: 16)
+            let n = buffer.withUnsafeMutableBytes { recv(mine, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 { echoed += buffer[0..<n] }
+            return echoed.count >= 5
+        })
+        #expect(echoed == Array("hello".utf8))
+        // OPEN and DATA went out together: one WebSocket message from the node so far.
+        #expect(bridge.statistics.messagesSent.load - before == 1)
+    }
+
     @Test func aRefusedOpenClosesTheClientAndDialsNothing() throws {
         let rig = try BridgeRig()
         defer { rig.stop() }

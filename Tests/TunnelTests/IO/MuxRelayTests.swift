@@ -81,6 +81,17 @@ struct MuxRelayTests {
         #expect(rig.client.statistics.linksUp.load == 2)
     }
 
+    @Test func theServerSpreadsLinksOverItsLoops() throws {
+        // Two client loops dial two links; the kernel's pick alone would put both on one
+        // server loop half of the time.
+        for _ in 0..<4 {
+            let rig = try Self.standardRig()
+            defer { rig.stop() }
+            #expect(eventually { rig.client.statistics.liveLinks.load == 2 })
+            #expect(rig.server.linksPerLoop(2) == [1, 1])
+        }
+    }
+
     @Test func fiveHundredConcurrentConnectionsAllComplete() throws {
         let rig = try Self.standardRig()
         defer { rig.stop() }

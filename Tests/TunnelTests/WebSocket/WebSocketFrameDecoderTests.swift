@@ -131,6 +131,29 @@ struct WebSocketFrameDecoderTests {
         }
     }
 
+    /// Payload that arrives while nothing is buffered goes straight into the message (the
+    /// one-copy path); the result must not depend on where reads end: a masked message of
+    /// two 100 KiB frames with a ping between them, fed whole and in pieces of several
+    /// sizes (ends mid-header, mid-payload, on frame boundaries).
+    @Test func largeMaskedFramesDecodeTheSameInAnyPieces() {
+        let first = pattern(100 * 1024, seed: 3), second = pattern(100 * 1024 + 7, seed: 4)
+        var bytes: [UInt8] = []
+        WebSocketFrameEncoder.appendHeader(opcode: .binary, fin: false, payloadCount: first.count, maskKey: 0x0102_0304, to: &bytes)
+        var masked = first
+        masked.withUnsafeMutableBytes { WebSocketMask.apply($0, key: 0x0102_0304, offset: 0) }
+        bytes += masked
+        bytes += WebSocketFrameEncoder.frame(opcode: .ping, payload: [1, 2], maskKey: 0x0A0B_0C0D)
+        WebSocketFrameEncoder.appendHeader(
+            opcode: .continuation, fin: true, payloadCount: second.count, maskKey: 0xDEAD_BEEF, to: &bytes)
+        masked = second
+        masked.withUnsafeMutableBytes { WebSocketMask.apply($0, key: 0xDEAD_BEEF, offset: 0) }
+        bytes += masked
+        let expected: [Outcome] = [.ping([1, 2]), .message(.binary(first + second))]
+        for chunks in [[Int.max], [1], [3], [16 * 1024], [7, 16 * 1024, 65_536], [100 * 1024 + 8, 5, 1]] {
+            #expect(Self.decode(bytes, side: .server, chunks: chunks, frameBytesMax: 1 << 20) == expected, "chunks \(chunks)")
+        }
+    }
+
     @Test func bytesAfterACloseAreDiscarded() {
         var decoder = WebSocketFrameDecoder(side: .client)
         let close = WebSocketFrameEncoder.frame(opcode: .close, payload: [], maskKey: nil)
