@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <linux/filter.h>
 #include <unistd.h>
 
 int warren_ssl_ctx_set_min_proto_tls13(SSL_CTX *ctx) { return (int)SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION); }
@@ -156,3 +157,13 @@ int warren_accept4(int fd, void *addr, uint32_t *addrlen) {
 int warren_socket_nonblocking(int domain, int type) { return socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
 int warren_ignore_sigpipe(void) { return signal(SIGPIPE, SIG_IGN) == SIG_ERR ? -1 : 0; }
 int warren_errno(void) { return errno; }
+
+/* Steers every new connection of fd's SO_REUSEPORT group to the group's socket number
+ * `index` (the order the sockets joined: bind order): a one-instruction classic BPF
+ * program returning the index. The kernel falls back to its hash when the index is out
+ * of range. Returns 0, or -1 with errno. */
+int warren_reuseport_steer(int fd, uint32_t index) {
+    struct sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, index}};
+    struct sock_fprog program = {.len = 1, .filter = code};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program);
+}

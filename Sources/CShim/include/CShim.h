@@ -66,6 +66,8 @@ int warren_eventfd(void);
 int warren_eventfd_signal(int fd);
 int warren_eventfd_drain(int fd);
 int warren_accept4(int fd, void *addr, uint32_t *addrlen);
+/// Steers new connections of fd's SO_REUSEPORT group to its socket number `index`.
+int warren_reuseport_steer(int fd, uint32_t index);
 int warren_socket_nonblocking(int domain, int type);
 int warren_ignore_sigpipe(void);
 int warren_errno(void);

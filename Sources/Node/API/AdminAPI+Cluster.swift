@@ -133,27 +133,27 @@ extension AdminAPI {
                     cas: controller.tls.authorities.map { String($0.fingerprintHex.lowercased().prefix(16)) },
                     revokedSerials: state.trust.revokedSerials.count))
             // Each member's certificate and session count, asked in parallel off the Raft
-            // loop (1 s budget); this node's own from here.
-            hub.sessions(tunnel: nil) { local in
-                DispatchQueue.global().async {
-                    var view = base
-                    let answers = Mutex<[String: ClusterController.NodeInfo]>([:])
-                    DispatchQueue.concurrentPerform(iterations: base.members.count) { i in
-                        let member = base.members[i]
-                        if member.id == base.node {
-                            answers.withLock { $0[member.id] = .init(certificate: base.certificate, sessions: local.count) }
-                            return
-                        }
-                        guard let api = member.api, let info = controller.nodeInfo(api) else { return }
-                        answers.withLock { $0[member.id] = info }
+            // loop (1 s budget); this node's own from here. Counts come from the bridges'
+            // counters (`TunnelHub.liveStreams`), not from listing every session.
+            let local = hub.liveStreams
+            DispatchQueue.global().async {
+                var view = base
+                let answers = Mutex<[String: ClusterController.NodeInfo]>([:])
+                DispatchQueue.concurrentPerform(iterations: base.members.count) { i in
+                    let member = base.members[i]
+                    if member.id == base.node {
+                        answers.withLock { $0[member.id] = .init(certificate: base.certificate, sessions: local) }
+                        return
                     }
-                    let found = answers.withLock { $0 }
-                    for i in view.members.indices {
-                        view.members[i].certificate = found[view.members[i].id]?.certificate
-                        view.members[i].sessions = found[view.members[i].id]?.sessions
-                    }
-                    call.ok(view)
+                    guard let api = member.api, let info = controller.nodeInfo(api) else { return }
+                    answers.withLock { $0[member.id] = info }
                 }
+                let found = answers.withLock { $0 }
+                for i in view.members.indices {
+                    view.members[i].certificate = found[view.members[i].id]?.certificate
+                    view.members[i].sessions = found[view.members[i].id]?.sessions
+                }
+                call.ok(view)
             }
         }
     }
@@ -165,11 +165,9 @@ extension AdminAPI {
         let ca = ConnectorSigner.issuer(
             of: certificate, among: controller.tls.authorities, at: Int64(Date().timeIntervalSince1970))
         let id = controller.config.id
-        hub.sessions(tunnel: nil) { sessions in
-            call.ok(
-                ["id": id, "serial": certificate.serialHex, "notAfter": String(certificate.notAfter), "ca": ca ?? "",
-                 "sessions": String(sessions.count)])
-        }
+        call.ok(
+            ["id": id, "serial": certificate.serialHex, "notAfter": String(certificate.notAfter), "ca": ca ?? "",
+             "sessions": String(hub.liveStreams)])
     }
 
     /// Registers the member's addresses (replicated), then adds it as a learner and

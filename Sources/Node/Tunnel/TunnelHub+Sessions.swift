@@ -76,4 +76,29 @@ extension TunnelHub {
         guard let (tunnelId, bridge) = found else { return completion(nil) }
         bridge.endStream(stream, reason: reason) { ended in completion(ended ? tunnelId : nil) }
     }
+
+    /// Points the tunnel's mapping listeners at the loop of one of its sessions here, so
+    /// their clients are accepted on the thread that carries them (no hop per client).
+    /// Only an optimisation: `accepted` carries a client from any loop.
+    func steerListeners(of tunnelId: String) {
+        let (loop, listeners) = registry.withLock { r in
+            (r.sessions[tunnelId]?.first?.bridge.loop,
+             r.listeners.values.filter { $0.mapping.tunnelId == tunnelId }.map(\.listener))
+        }
+        guard let loop else { return }
+        for listener in listeners { listener.steer(to: loop) }
+    }
+
+    /// What this node holds of a tunnel now, for a close receipt.
+    func receipt(tunnelId: String) -> (sessionsEnded: Int, liveSessions: Int, listeners: Int) {
+        registry.withLock { r in
+            (r.endedByTunnel[tunnelId] ?? 0, r.sessions[tunnelId]?.count ?? 0,
+             r.listeners.values.filter { $0.mapping.tunnelId == tunnelId }.count)
+        }
+    }
+
+    /// Streams open on a bridge now (from its counters: any thread).
+    static func live(_ bridge: MuxBridge) -> Int {
+        bridge.statistics.streamsOpened.load - bridge.statistics.streamsClosed.load
+    }
 }

@@ -100,7 +100,10 @@ final class TunnelHub: @unchecked Sendable {
                 Session(connectorId: connectorId, bridge: bridge, key: key, ownerAtAttach: owner))
             return nil
         }
-        if refusal == nil { log.info("connector session up", ["tunnel": tunnelId, "connector": connectorId]) }
+        if refusal == nil {
+            log.info("connector session up", ["tunnel": tunnelId, "connector": connectorId])
+            steerListeners(of: tunnelId)
+        }
         return refusal
     }
 
@@ -109,6 +112,7 @@ final class TunnelHub: @unchecked Sendable {
             r.sessions[tunnelId]?.removeAll { $0.bridge === bridge }
             if r.sessions[tunnelId]?.isEmpty == true { r.sessions[tunnelId] = nil }
         }
+        steerListeners(of: tunnelId)
     }
 
     func sessionCount(tunnelId: String) -> Int { registry.withLock { $0.sessions[tunnelId]?.count ?? 0 } }
@@ -123,9 +127,10 @@ final class TunnelHub: @unchecked Sendable {
 
     /// Brings listeners and sessions in line with `state`: listeners for the expose
     /// mappings of open, unexpired tunnels; no session of a closed tunnel or revoked
-    /// connector survives.
-    func reconcile(_ state: ControlState, nowMs: Int64) {
-        connectorState.update(state, nowMs: nowMs)
+    /// connector survives. Without `refreshView` the data path's view of the state
+    /// (`connectorState`) keeps the state it has (see `NodeServer.reconcileHub`).
+    func reconcile(_ state: ControlState, nowMs: Int64, refreshView: Bool = true) {
+        connectorState.update(refreshView ? state : nil, nowMs: nowMs)
         var toStop: [StreamListener] = []
         var toClose: [(MuxBridge, String)] = []
         var wanted: [String: MappingRecord] = [:]
@@ -209,6 +214,7 @@ final class TunnelHub: @unchecked Sendable {
                 self?.accepted(fd: fd, remote: remote, descriptor: descriptor, allow: mapping.allow)
             }
             registry.withLock { $0.listeners[mapping.id] = (mapping, listener) }
+            steerListeners(of: mapping.tunnelId)
             log.info("mapping listener up", ["mapping": mapping.id, "listen": "\(address)", "target": mapping.target])
         } catch {
             log.warn("mapping listener failed", ["mapping": mapping.id, "port": "\(mapping.listenPort)", "error": "\(error)"])
@@ -248,19 +254,6 @@ final class TunnelHub: @unchecked Sendable {
         let host = HostPort.host(of: remote)
         guard let address = IPAddress(host) else { return false }
         return allow.compactMap(IPNetwork.init).contains { $0.contains(address) }
-    }
-
-    /// What this node holds of a tunnel now, for a close receipt.
-    func receipt(tunnelId: String) -> (sessionsEnded: Int, liveSessions: Int, listeners: Int) {
-        registry.withLock { r in
-            (r.endedByTunnel[tunnelId] ?? 0, r.sessions[tunnelId]?.count ?? 0,
-             r.listeners.values.filter { $0.mapping.tunnelId == tunnelId }.count)
-        }
-    }
-
-    /// Streams open on a bridge now (from its counters: any thread).
-    static func live(_ bridge: MuxBridge) -> Int {
-        bridge.statistics.streamsOpened.load - bridge.statistics.streamsClosed.load
     }
 
     func shutdown() {

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CShim
+internal import Synchronization
 
 /// A TCP listener that hands each accepted socket to a closure, which typically carries
 /// it over a tunnel (`MuxBridge.carry`): the gateway side of an "expose" mapping or a
@@ -17,6 +19,9 @@ public final class StreamListener: Sendable {
     private let group: EventLoopGroup
     // Safe: slot i is touched only on group.loops[i]'s thread (set in init, cleared in stop).
     nonisolated(unsafe) private var listeners: [Listener?]
+    /// The first listener's socket (any socket of the SO_REUSEPORT group steers it) while
+    /// the listener runs; nil once stopped, so `steer` never touches a closed fd.
+    private let steeringFD = Mutex<Int32?>(nil)
 
     /// Binds `address` on every loop of `group` and starts accepting. Connections from
     /// peers `proxyProtocolFrom` accepts (trusted load balancers) must start with a PROXY
@@ -55,10 +60,27 @@ public final class StreamListener: Sendable {
             listeners[i] = listener
         }
         port = boundPort
+        steeringFD.withLock { $0 = listeners.first??.fd }
+    }
+
+    /// Makes the kernel hand every new connection to the listener on `loop` (a loop of
+    /// the group), e.g. the loop of the tunnel session that will carry them, so a client
+    /// is accepted where its stream lives and no thread hop follows. An optimisation
+    /// only: a client accepted elsewhere is still carried (with a hop). The listeners
+    /// joined their SO_REUSEPORT group in loop order, so loop i's socket is number i.
+    /// Any thread; false when it could not be set (the kernel keeps spreading by hash).
+    @discardableResult
+    public func steer(to loop: EventLoop) -> Bool {
+        guard let index = group.loops.firstIndex(where: { $0 === loop }) else { return false }
+        return steeringFD.withLock { fd in
+            guard let fd else { return false }
+            return warren_reuseport_steer(fd, UInt32(index)) == 0
+        }
     }
 
     /// Stops accepting (sockets already handed on are not affected). Idempotent.
     public func stop() {
+        steeringFD.withLock { $0 = nil }
         for (i, loop) in group.loops.enumerated() {
             _ = try? Relay.onLoop(loop) { [self] in
                 listeners[i]?.close()

@@ -96,6 +96,26 @@ struct BridgeTests {
         #expect(eventually { seen.get() == "127.0.0.1:\(local.port)" }, "got '\(seen.get())'")
     }
 
+    @Test func aSteeredListenerAcceptsEveryClientOnTheChosenLoop() throws {
+        let group = try EventLoopGroup(loopCount: 2)
+        defer { group.shutdown() }
+        let onLoop = [AtomicCounter(), AtomicCounter()]
+        let listener = try StreamListener(address: try SocketAddress(parsing: "127.0.0.1:0"), group: group) {
+            fd, _ in
+            for i in 0..<2 where group.loops[i].inEventLoop { onLoop[i].increment() }
+            close(fd)
+        }
+        for target in [1, 0] {
+            #expect(listener.steer(to: group.loops[target]))
+            let before = onLoop[target].load
+            for _ in 0..<20 { _ = try BlockingClient(port: listener.port) }
+            #expect(eventually { onLoop[0].load + onLoop[1].load == (target == 1 ? 20 : 40) })
+            #expect(onLoop[target].load - before == 20, "every client accepted on loop \(target)")
+        }
+        listener.stop()
+        #expect(!listener.steer(to: group.loops[0]), "a stopped listener steers nothing")
+    }
+
     @Test func bytesAlreadyWaitingWhenCarriedLeaveWithTheOpenInOneMessage() throws {
         let rig = try BridgeRig()
         defer { rig.stop() }
