@@ -55,8 +55,21 @@ enum CanonicalJSONWriter {
     /// characters, `\u00XX` (lowercase hex) for the rest below 0x20, everything else as
     /// its UTF-8 bytes.
     static func string(_ s: String, _ out: inout [UInt8]) {
+        var s = s
+        s.makeContiguousUTF8()
+        s.utf8.withContiguousStorageIfAvailable { string(utf8: $0, &out) }!
+    }
+
+    /// The same, for UTF-8 bytes (the bytes of a Swift `String`, so valid UTF-8).
+    static func string<C: Collection<UInt8>>(utf8 bytes: C, _ out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
+        // Most strings need no escape: copy them whole.
+        if !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: bytes)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        for b in bytes {
             switch b {
             case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])

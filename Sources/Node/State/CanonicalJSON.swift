@@ -4,9 +4,18 @@ import Foundation
 /// commands: sorted keys, no escaped slashes, integers only. Deterministic for a given
 /// value, so replicas produce the same bytes.
 enum CanonicalJSON {
-    /// `value` as canonical JSON bytes. Encoding the state's own types cannot fail
-    /// (strings and integers only); a failure is a programming error.
+    /// `value` as canonical JSON bytes: `JSONEncoder`'s output (`.sortedKeys`,
+    /// `.withoutEscapingSlashes`), written by `CanonicalJSONEncoder` (the same bytes,
+    /// faster) unless the value holds something only `JSONEncoder` writes. Encoding the
+    /// state's own types cannot fail (strings and integers only); a failure is a
+    /// programming error.
     static func encode(_ value: some Encodable) -> [UInt8] {
+        if let bytes = try? CanonicalJSONEncoder.encode(value) { return bytes }
+        return foundationEncode(value)
+    }
+
+    /// The reference: Foundation's `JSONEncoder` (tests compare the two).
+    static func foundationEncode(_ value: some Encodable) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {

@@ -1,5 +1,6 @@
 import Consensus
 import Dispatch
+import Glibc
 
 /// The replicated control state as Raft's state machine: committed `.normal` entries are
 /// `ControlCommand`s, applied in log order on every node.
@@ -16,6 +17,8 @@ final class ControlStateMachine: RaftStateMachine {
     private(set) var state: ControlState
     /// The index of the last entry applied (normal or meta), or of the restored snapshot.
     private(set) var appliedIndex: UInt64 = 0
+    /// How many snapshots were restored (each replaces the whole state without applying).
+    private(set) var restores = 0
     /// Called after each normal entry with the command and its result, on the driver's
     /// thread (the node's reactions: end sessions of a closed tunnel, swap trust bundles).
     var onApplied: ((ControlCommand?, ControlResult) -> Void)?
@@ -23,6 +26,9 @@ final class ControlStateMachine: RaftStateMachine {
     /// Runs a closure back on the driver's thread (the node sets it to the Raft loop's
     /// `execute`); when set, snapshots are encoded on another thread.
     var driverExecutor: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
+    /// Told each background snapshot's size and encoding CPU time, on the driver's thread
+    /// (the node logs it).
+    var onSnapshotEncoded: ((_ bytes: Int, _ encodeNanos: UInt64) -> Void)?
 
     init(state: ControlState = ControlState()) { self.state = state }
 
@@ -62,9 +68,15 @@ final class ControlStateMachine: RaftStateMachine {
         guard let driverExecutor else { return completion(snapshot()) }
         let copy = state
         nonisolated(unsafe) let completion = completion
+        nonisolated(unsafe) let report = onSnapshotEncoded
         DispatchQueue.global(qos: .utility).async {
+            let start = threadCPUNanos()
             let bytes = ControlStateMachine.snapshotBytes(of: copy)
-            driverExecutor { completion(bytes) }
+            let nanos = threadCPUNanos() - start
+            driverExecutor {
+                report?(bytes.count, nanos)
+                completion(bytes)
+            }
         }
     }
 
@@ -77,7 +89,15 @@ final class ControlStateMachine: RaftStateMachine {
         }
         state = snapshot.state
         appliedIndex = metadata.index
+        restores += 1
     }
+}
+
+/// CPU time of the calling thread (wall-clock time would count waiting for a core).
+private func threadCPUNanos() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }
 
 /// A snapshot that cannot be restored (wrong format or version, broken audit chain).

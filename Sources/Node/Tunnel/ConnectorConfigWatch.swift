@@ -33,14 +33,14 @@ final class ConnectorConfigWatch: Sendable {
     /// The latest applied state (nil before the first apply).
     var state: ControlState? { inner.withLock { $0.state } }
 
-    /// Records `state` and answers the waiters it concerns.
-    func update(_ full: ControlState, nowMs: Int64) {
-        let state = Self.view(of: full)
-        let waiters = inner.withLock { i -> [Waiter] in
-            i.state = state
-            return i.waiters
+    /// Records `state` (nil: keeps the one it has) and answers the waiters it concerns.
+    func update(_ full: ControlState?, nowMs: Int64) {
+        let fresh = full.map(Self.view(of:))
+        let (waiters, kept) = inner.withLock { i -> ([Waiter], ControlState?) in
+            if let fresh { i.state = fresh }
+            return (i.waiters, i.state)
         }
-        guard !waiters.isEmpty else { return }
+        guard !waiters.isEmpty, let state = kept else { return }
         let index = ConnectorConfig.Index(state)
         var keep: [Bool] = []
         var answers: [(Waiter, Result<ConnectorConfig, APIError>)] = []

@@ -127,9 +127,10 @@ final class TunnelHub: @unchecked Sendable {
 
     /// Brings listeners and sessions in line with `state`: listeners for the expose
     /// mappings of open, unexpired tunnels; no session of a closed tunnel or revoked
-    /// connector survives.
-    func reconcile(_ state: ControlState, nowMs: Int64) {
-        connectorState.update(state, nowMs: nowMs)
+    /// connector survives. Without `refreshView` the data path's view of the state
+    /// (`connectorState`) keeps the state it has (see `NodeServer.reconcileHub`).
+    func reconcile(_ state: ControlState, nowMs: Int64, refreshView: Bool = true) {
+        connectorState.update(refreshView ? state : nil, nowMs: nowMs)
         var toStop: [StreamListener] = []
         var toClose: [(MuxBridge, String)] = []
         var wanted: [String: MappingRecord] = [:]

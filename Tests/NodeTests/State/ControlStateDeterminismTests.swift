@@ -123,6 +123,27 @@ struct ControlStateDeterminismTests {
         #expect(a.appliedIndex == UInt64(commands.count))
     }
 
+    /// The snapshot's shape, encoded by Foundation for comparison.
+    private struct ReferenceSnapshot: Encodable {
+        var v: Int
+        var state: ControlState
+    }
+
+    @Test func snapshotsAndCommandsAreJSONEncodersBytesAfterEveryStep() throws {
+        let commands = try Scenario().commands()
+        let machine = ControlStateMachine()
+        for (i, data) in commands.enumerated() {
+            _ = machine.apply(Entry(term: 1, index: UInt64(i + 1), data: data))
+            let reference = CanonicalJSON.foundationEncode(
+                ReferenceSnapshot(v: ControlStateMachine.snapshotVersion, state: machine.state))
+            #expect(machine.snapshot() == reference, "snapshot after command \(i + 1)")
+            let command = try #require(ControlCommand.decode(data))
+            #expect(try CanonicalJSONEncoder.encode(command) == CanonicalJSON.foundationEncode(command))
+        }
+        // The scenario passed through every kind of object on its way.
+        #expect(machine.state.audit.records.count > 20)
+    }
+
     @Test func snapshotThenRestoreIsIdentical() throws {
         let commands = try Scenario().commands()
         let (a, _) = machine(applying: commands)
