@@ -159,7 +159,7 @@ extension MuxBridge {
         updateReadLimit(stream)
         // A full read leaves now, as its own message, rather than at the end of the event
         // behind the next reads: the peer starts on it while this end reads on.
-        if session.outputBytes >= streamReadBytesMax { flush() } else { scheduleFlush() }
+        if session.outputBytes >= readBytesCap() { flush() } else { scheduleFlush() }
     }
 
     func streamReadEOF(_ stream: BridgeStream) {
@@ -203,7 +203,7 @@ extension MuxBridge {
     /// `.windowOpened` (the session is told the stream is blocked, so it reports it).
     func updateReadLimit(_ stream: BridgeStream) {
         let window = session.sendWindow(stream.id)
-        stream.connection.readBytesMax = max(1, min(window, streamReadBytesMax))
+        stream.connection.readBytesMax = max(1, min(window, readBytesCap()))
         if window == 0 && !stream.pausedForWindow { statistics.windowStalls.increment() }
         stream.pausedForWindow = window == 0
         if window == 0 && !stream.finSent && session.isLive(stream.id) {
@@ -211,6 +211,18 @@ extension MuxBridge {
             withUnsafeBytes(of: UInt8(0)) { _ = session.send(stream.id, $0) }
         }
         updateReading(stream)
+    }
+
+    /// The most one socket read takes: `streamReadBytesMax`, trimmed (once the peer's
+    /// frame size is known) so that the read's message ends on a TLS record boundary
+    /// instead of in a record of a few dozen bytes (`RecordAlignedRead`).
+    func readBytesCap() -> Int {
+        if let fullReadBytes { return fullReadBytes }
+        guard let peer = session.peer else { return streamReadBytesMax }
+        let cap = RecordAlignedRead.readBytes(
+            limit: streamReadBytesMax, frameBytesMax: Int(peer.frameBytesMax), masked: channel.side == .client)
+        fullReadBytes = cap
+        return cap
     }
 
     /// Reads a socket only while its stream has window and the WebSocket is writable.

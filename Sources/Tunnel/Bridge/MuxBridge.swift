@@ -37,6 +37,9 @@ public final class MuxBridge: @unchecked Sendable {
     /// several reads keeps several messages in flight: the peer decrypts one while this
     /// end reads and encrypts the next (docs/ARCHITECTURE.md, "Bridge").
     let streamReadBytesMax: Int
+    /// `streamReadBytesMax` trimmed so a full read's message fills whole TLS records
+    /// (`RecordAlignedRead`); set once the peer's HELLO gave its frame size.
+    var fullReadBytes: Int?
     let onOpen: ([UInt8]) -> MuxOpenDecision
     let onStreamEvent: (MuxBridgeEvent) -> Void
     let onClose: (String) -> Void
