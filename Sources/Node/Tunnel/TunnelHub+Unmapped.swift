@@ -33,33 +33,16 @@ extension TunnelHub {
     /// state: each mapping's and rule's id, kind, tunnel/endpoint and target, and each
     /// endpoint's connector and scope.
     static func routeSignature(_ state: ControlState) -> Int {
+        func entry(_ parts: String?...) -> Int {
+            var hasher = Hasher()
+            for part in parts { hasher.combine(part) }
+            return hasher.finalize()
+        }
         var sum = 0
-        for m in state.mappings.values {
-            var h = Hasher()
-            h.combine(0)
-            h.combine(m.id)
-            h.combine(m.kind.rawValue)
-            h.combine(m.tunnelId)
-            h.combine(m.target)
-            sum &+= h.finalize()
-        }
-        for f in state.forwards.values {
-            var h = Hasher()
-            h.combine(1)
-            h.combine(f.id)
-            h.combine(f.kind.rawValue)
-            h.combine(f.endpointId)
-            h.combine(f.target)
-            sum &+= h.finalize()
-        }
+        for m in state.mappings.values { sum &+= entry("m", m.id, m.kind.rawValue, m.tunnelId, m.target) }
+        for f in state.forwards.values { sum &+= entry("f", f.id, f.kind.rawValue, f.endpointId, f.target) }
         for e in state.endpoints.values {
-            var h = Hasher()
-            h.combine(2)
-            h.combine(e.id)
-            h.combine(e.connectorId)
-            h.combine(e.vpc)
-            h.combine(e.subnets)
-            sum &+= h.finalize()
+            sum &+= entry("e", e.id, e.connectorId, e.vpc, e.subnets.joined(separator: ","))
         }
         return sum
     }

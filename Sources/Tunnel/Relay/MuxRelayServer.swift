@@ -16,11 +16,16 @@ public enum MuxRelay {
     public static let attemptField = "Warren-Relay-Attempt"
     public static let rebalanceAttemptsMax = 16
 
+    /// Credit per stream: 1 MiB, as the tunnel's sessions (`TunnelMux`): several of the
+    /// bridge's 256 KiB reads of one stream in flight at once, so one end encrypts the
+    /// next while the other decrypts the last.
+    public static let streamWindowBytes = 1024 * 1024
+
     /// One end's mux settings. Output buffers keep room for the WebSocket header, so each
     /// flush reaches TLS as one write.
     public static func configuration(_ role: MuxRole) -> MuxConfiguration {
         MuxConfiguration(
-            role: role, maxConcurrentStreams: streamsPerLinkMax,
+            role: role, initialWindowBytes: streamWindowBytes, maxConcurrentStreams: streamsPerLinkMax,
             outputHeadroomBytes: WebSocketFrameEncoder.headerBytesMax)
     }
 }
