@@ -83,7 +83,7 @@ struct WebSocketFrameDecoderTests {
     @Test func maskingAtAnyOffsetMatchesTheBytewiseDefinition() {
         let data = pattern(100, seed: 3)
         for offset in 0..<8 {
-            for length in [0, 1, 3, 7, 8, 9, 31, 100] {
+            for length in [0, 1, 3, 7, 8, 9, 31, 32, 33, 39, 40, 63, 64, 65, 100] {
                 var fast = Array(data.prefix(length))
                 fast.withUnsafeMutableBytes { WebSocketMask.apply($0, key: Self.rfcMaskKey, offset: offset) }
                 let slow = data.prefix(length).enumerated().map { i, b in
