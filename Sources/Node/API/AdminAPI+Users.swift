@@ -24,35 +24,53 @@ extension AdminAPI {
         } catch { return call.fail(error) }
         let authenticator = self.authenticator
         let metrics = self.metrics
-        controller.read(stale: false, { state in state.users[credentials.user] }) { [self] result in
-            let user: UserRecord?
+        checkPassword(call, user: credentials.user, credentials.password) { [self] user in
+            guard let user else {
+                metrics.increment("warren_logins_total{outcome=\"failed\"}")
+                audit(call, action: "login", object: "user:\(credentials.user)", outcome: .denied,
+                      detail: "wrong user name or password")
+                return call.fail(.unauthenticated("wrong user name or password"))
+            }
+            guard let key = authenticator.currentKey else {
+                return call.fail(.unavailable("the cluster has no signing key yet; retry shortly"))
+            }
+            let now = Int64(Date().timeIntervalSince1970)
+            let claims = JWT.Claims(
+                sub: user.name, role: user.role.rawValue, iat: now, exp: now + Self.tokenLifetimeSeconds,
+                ver: user.version)
+            metrics.increment("warren_logins_total{outcome=\"ok\"}")
+            audit(call, action: "login", object: "user:\(user.name)", outcome: .ok, detail: "role \(user.role.rawValue)")
+            call.ok(
+                LoginAnswer(
+                    token: JWT.sign(claims, key: key), expiresAt: claims.exp * 1000, role: user.role.rawValue,
+                    user: user.name))
+        }
+    }
+
+    /// Reads `name`'s record (linearizably) and checks `password` against it with scrypt,
+    /// which costs tens of milliseconds, so never on an event loop: `body` runs on a
+    /// dispatch queue with the user when the password matches, nil when it does not or
+    /// there is no such user. A failed read answers `call` itself.
+    private func checkPassword(
+        _ call: APICall, user name: String, _ password: String, _ body: @escaping @Sendable (UserRecord?) -> Void
+    ) {
+        controller.read(stale: false, { state in state.users[name] }) { result in
             switch result {
-            case .failure(let error): return call.fail(error)
-            case .success(let found): user = found
-            }
-            // scrypt costs tens of milliseconds: never on an event loop.
-            DispatchQueue.global().async { [self] in
-                let matches = user.map { PasswordHash.verify(password: credentials.password, encoded: $0.passwordHash) }
-                guard let user, matches == true else {
-                    metrics.increment("warren_logins_total{outcome=\"failed\"}")
-                    audit(call, action: "login", object: "user:\(credentials.user)", outcome: .denied,
-                          detail: "wrong user name or password")
-                    return call.fail(.unauthenticated("wrong user name or password"))
+            case .failure(let error): call.fail(error)
+            case .success(let user):
+                DispatchQueue.global().async {
+                    body(user.flatMap { PasswordHash.verify(password: password, encoded: $0.passwordHash) ? $0 : nil })
                 }
-                guard let key = authenticator.currentKey else {
-                    return call.fail(.unavailable("the cluster has no signing key yet; retry shortly"))
-                }
-                let now = Int64(Date().timeIntervalSince1970)
-                let claims = JWT.Claims(
-                    sub: user.name, role: user.role.rawValue, iat: now, exp: now + Self.tokenLifetimeSeconds,
-                    ver: user.version)
-                metrics.increment("warren_logins_total{outcome=\"ok\"}")
-                audit(call, action: "login", object: "user:\(user.name)", outcome: .ok, detail: "role \(user.role.rawValue)")
-                call.ok(
-                    LoginAnswer(
-                        token: JWT.sign(claims, key: key), expiresAt: claims.exp * 1000, role: user.role.rawValue,
-                        user: user.name))
             }
+        }
+    }
+
+    /// `password` hashed for the state (scrypt, a fresh salt), or nil after answering
+    /// `call` with a 500. Off the event loops.
+    private func hashed(_ password: String, for call: APICall) -> String? {
+        do { return try PasswordHash.make(password: password, salt: SecureRandom.bytes(16)) } catch {
+            call.fail(APIError(500, "internal", "cannot hash the password: \(error)"))
+            return nil
         }
     }
 
@@ -102,9 +120,8 @@ extension AdminAPI {
         DispatchQueue.global().async { [self] in
             var hash: String?
             if let password = request.password {
-                do { hash = try PasswordHash.make(password: password, salt: SecureRandom.bytes(16)) } catch {
-                    return call.fail(APIError(500, "internal", "cannot hash the password: \(error)"))
-                }
+                guard let made = hashed(password, for: call) else { return }
+                hash = made
             }
             controller.write(command(call, .userUpdate(.init(name: name, role: request.role, passwordHash: hash)))) {
                 call.finish($0, status: .ok)
@@ -129,25 +146,15 @@ extension AdminAPI {
                 return (current, new)
             }
         } catch { return call.fail(error) }
-        controller.read(stale: false, { state in state.users[principal.name] }) { [self] result in
-            let user: UserRecord?
-            switch result {
-            case .failure(let error): return call.fail(error)
-            case .success(let found): user = found
+        checkPassword(call, user: principal.name, request.current) { [self] user in
+            guard user != nil else {
+                audit(call, action: "password.change", object: "user:\(principal.name)", outcome: .denied,
+                      detail: "wrong current password")
+                return call.fail(.forbidden("the current password is wrong"))
             }
-            DispatchQueue.global().async { [self] in
-                guard let user, PasswordHash.verify(password: request.current, encoded: user.passwordHash) else {
-                    audit(call, action: "password.change", object: "user:\(principal.name)", outcome: .denied,
-                          detail: "wrong current password")
-                    return call.fail(.forbidden("the current password is wrong"))
-                }
-                let hash: String
-                do { hash = try PasswordHash.make(password: request.new, salt: SecureRandom.bytes(16)) } catch {
-                    return call.fail(APIError(500, "internal", "cannot hash the password: \(error)"))
-                }
-                controller.write(command(call, .userUpdate(.init(name: principal.name, passwordHash: hash)))) {
-                    call.finish($0, status: .ok)
-                }
+            guard let hash = hashed(request.new, for: call) else { return }
+            controller.write(command(call, .userUpdate(.init(name: principal.name, passwordHash: hash)))) {
+                call.finish($0, status: .ok)
             }
         }
     }
@@ -167,10 +174,7 @@ extension AdminAPI {
             }
         } catch { return call.fail(error) }
         DispatchQueue.global().async { [self] in
-            let hash: String
-            do { hash = try PasswordHash.make(password: request.password, salt: SecureRandom.bytes(16)) } catch {
-                return call.fail(APIError(500, "internal", "cannot hash the password: \(error)"))
-            }
+            guard let hash = hashed(request.password, for: call) else { return }
             controller.write(command(call, .userAdd(.init(name: request.name, role: request.role, passwordHash: hash)))) {
                 call.finish($0, status: .created)
             }

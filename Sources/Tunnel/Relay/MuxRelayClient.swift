@@ -121,8 +121,8 @@ final class LinkSlot: @unchecked Sendable {
     var stopped = false
     /// Accepted sockets waiting for the link. Invariant: empty while `bridge` is set.
     var pending: [(fd: Int32, remote: String)] = []
-    /// Delay before the next dial after a failure (0 after a success).
-    var backoffNanos: UInt64 = 0
+    /// Delays between failed dials: 50 ms doubling to 2 s (no jitter: one link per loop).
+    var backoff = ReconnectBackoff(initialNanos: 50_000_000, maxNanos: 2_000_000_000)
     /// Dials of this link the server asked to repeat on another of its loops (reset when
     /// a link comes up or fails otherwise).
     var attempt = 0
@@ -175,7 +175,7 @@ final class LinkSlot: @unchecked Sendable {
         if stopped { return channel.close(code: .goingAway, reason: "relay stopping") }
         statistics.linksUp.increment()
         statistics.liveLinks.increment()
-        backoffNanos = 0
+        backoff.reset()
         let statistics = statistics!
         let bridge = MuxBridge(
             channel: channel, configuration: MuxRelay.configuration(.client), streamLimits: configuration.streamLimits,
@@ -204,21 +204,20 @@ final class LinkSlot: @unchecked Sendable {
             _ = Glibc.close(fd)
         }
         pending.removeAll()
-        backoffNanos = min(max(backoffNanos * 2, 50_000_000), 2_000_000_000)
-        scheduleRedial()
+        scheduleRedial(afterNanos: backoff.nextDelayNanos(unit: 1))
     }
 
     private func linkClosed(_ reason: String) {
         bridge = nil
         statistics.liveLinks.decrement()
         statistics.lastError.withLock { $0 = "link closed: \(reason)" }
-        scheduleRedial()
+        scheduleRedial(afterNanos: 0)  // it was up: dial again at once
     }
 
-    private func scheduleRedial() {
+    private func scheduleRedial(afterNanos delay: UInt64) {
         guard !stopped, retry == nil else { return }
-        if backoffNanos == 0 { return dial() }
-        retry = loop.schedule(afterNanos: backoffNanos) { [weak self] in
+        if delay == 0 { return dial() }
+        retry = loop.schedule(afterNanos: delay) { [weak self] in
             self?.retry = nil
             self?.dial()
         }
