@@ -29,6 +29,8 @@ final class NodeServer: @unchecked Sendable {
     /// Something other than tunnel creations was applied (or a snapshot restored) since
     /// the hub's view (`ConnectorConfigWatch`) was last refreshed. Raft loop only.
     private var hubViewStale = true
+    /// `machine.restores` when the authenticator last took the key and users from the state.
+    private var authRestores = 0
     /// `machine.restores` when the view was last refreshed.
     private var hubViewRestores = 0
     /// No open tunnel expires before this (Unix ms), as far as the leader's last scan and
@@ -125,8 +127,11 @@ final class NodeServer: @unchecked Sendable {
                 // Also after a snapshot install, which applies no command: the trust, the
                 // JWT key and the users may all have moved with it.
                 syncTrust()
-                authenticator.update(machine.state.jwtKey)
-                authenticator.updateUsers(machine.state.users)
+                if machine.restores != authRestores {
+                    authRestores = machine.restores
+                    authenticator.update(machine.state.jwtKey)
+                    authenticator.updateUsers(machine.state.users)
+                }
                 // Every node enforces expiry on its own clock too, before the leader's
                 // committed expiry arrives (and while cut off from it).
                 if machine.restores != hubViewRestores { hubViewStale = true }

@@ -193,7 +193,9 @@ final class TunnelHub: @unchecked Sendable {
             return wanted.values.filter { r.listeners[$0.id] == nil }.sorted { $0.id < $1.id }
         }
         endRelayedStreams(state, nowMs: nowMs)
-        endUnmappedStreams(state, nowMs: nowMs)
+        // Without a refresh nothing but tunnel creations was applied since the last one:
+        // no mapping, rule or endpoint can have changed.
+        if refreshView { endUnmappedStreams(state, nowMs: nowMs) }
         releaseParked()
         for listener in toStop { listener.stop() }
         for (bridge, reason) in toClose {
