@@ -335,7 +335,10 @@ final class Connection: EventHandler {
         case .complete:
             flushOutput()
             becomeActive()
-            if state == .active && !tls.inbound.isEmpty { decryptAndDeliver() }
+            // Application records may have come with the handshake's last flight: in
+            // `inbound`, or (with read-ahead) already inside OpenSSL, where `inbound` is
+            // empty and epoll will not fire for them.
+            if state == .active && tls.hasBufferedInput { decryptAndDeliver() }
         case .needMoreInput:
             flushOutput()
             if tls.peerClosedTransport {
