@@ -56,6 +56,12 @@ void warren_ssl_ctx_enable_server_tickets(SSL_CTX *ctx);
 /// Offers the cached session (if any) on a new client SSL; returns 1 if one was offered.
 int warren_ssl_offer_cached_session(SSL *ssl);
 
+// ---- WebSocket masking (Sources/CShim/mask.c) -------------------------------------
+/// RFC 6455 §5.3: XORs `bytes[0..<count]` in place with the mask `key` (network order:
+/// its most significant byte is key byte 0) as if they started at payload offset
+/// `offset`, so byte i gets key byte (offset + i) mod 4. AVX2 when the CPU has it.
+void warren_ws_mask(uint8_t *bytes, size_t count, uint32_t key, size_t offset);
+
 // ---- Linux syscalls -------------------------------------------------------------
 int warren_epoll_create(void);
 /// op: 1 add, 2 del, 3 mod; events: EPOLLIN=1, EPOLLOUT=4, EPOLLRDHUP=0x2000, EPOLLET=1u<<31.

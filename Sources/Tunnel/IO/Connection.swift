@@ -203,7 +203,9 @@ final class Connection: EventHandler {
         closeError = error
         handshakeTimer?.cancel()
         idleTimer?.cancel()
-        if let registration { loop.deregister(registration) }
+        // The fd is this connection's alone and is closed at once: closing removes it
+        // from the epoll set (no DEL needed).
+        if let registration { loop.deregisterClosing(registration) }
         registration = nil
         Glibc.close(fd)
         outbound.releaseIfEmpty()
@@ -335,7 +337,10 @@ final class Connection: EventHandler {
         case .complete:
             flushOutput()
             becomeActive()
-            if state == .active && !tls.inbound.isEmpty { decryptAndDeliver() }
+            // Application records may have come with the handshake's last flight: in
+            // `inbound`, or (with read-ahead) already inside OpenSSL, where `inbound` is
+            // empty and epoll will not fire for them.
+            if state == .active && tls.hasBufferedInput { decryptAndDeliver() }
         case .needMoreInput:
             flushOutput()
             if tls.peerClosedTransport {

@@ -94,6 +94,36 @@ struct WebSocketFrameDecoderTests {
         }
     }
 
+    /// The vector paths (128 and 32 bytes per step, from any start address) against the
+    /// bytewise definition: every length up to 300 and around the step sizes of larger
+    /// payloads, every key rotation, every alignment of the first byte.
+    @Test func vectorMaskingMatchesTheBytewiseDefinitionAtAnyLengthAndAlignment() {
+        let data = pattern(70_000, seed: 11)
+        let key: UInt32 = 0x9A3F_C517
+        let lengths = Array(0...300) + [511, 512, 513, 1_023, 4_096 + 97, 65_536, 65_536 + 131, 69_000]
+        for length in lengths {
+            for offset in [0, 1, 2, 3, 5, 1_000_003] {
+                for skew in [0, 1, 7] where skew + length <= data.count {
+                    // Masks the bytes in place inside a larger buffer, starting `skew` bytes in,
+                    // so the loads and stores are unaligned and the bytes around must not change.
+                    let around = Array(data[0..<min(data.count, skew + length + 9)])
+                    var whole = around
+                    whole.withUnsafeMutableBytes { all in
+                        WebSocketMask.apply(UnsafeMutableRawBufferPointer(rebasing: all[skew..<(skew + length)]),
+                                            key: key, offset: offset)
+                    }
+                    let fast = Array(whole[skew..<(skew + length)])
+                    let slow = data[skew..<(skew + length)].enumerated().map { i, b in
+                        b ^ WebSocketMask.keyByte(key, (offset + i) % 4)
+                    }
+                    #expect(fast == slow, "offset \(offset) length \(length) skew \(skew)")
+                    #expect(whole[..<skew] == around[..<skew] && whole[(skew + length)...] == around[(skew + length)...],
+                            "bytes outside the range changed: length \(length) skew \(skew)")
+                }
+            }
+        }
+    }
+
     // MARK: splits
 
     /// A stream with every kind of frame: a masked fragmented binary message with a
