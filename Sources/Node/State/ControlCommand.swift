@@ -39,6 +39,11 @@ struct ControlCommand: Codable, Equatable, Sendable {
     /// The command as bytes for `RaftDriver.propose`: the format byte, then binary.
     func encoded() -> [UInt8] {
         var out: [UInt8] = [Self.binaryFormat]
+        if case .auditAppend(let payload) = op {
+            // The session audit's batches: the same bytes, written without Codable.
+            out += AuditAppendCodec.encode(self, payload)
+            return out
+        }
         do {
             out += try BinaryCodec.encode(self)
         } catch {
@@ -57,7 +62,7 @@ struct ControlCommand: Codable, Equatable, Sendable {
         guard bytes.count <= bytesMax, let first = bytes.first else { return nil }
         let command =
             first == binaryFormat
-            ? try? BinaryCodec.decode(ControlCommand.self, from: bytes[1...])
+            ? AuditAppendCodec.decode(bytes[1...]) ?? (try? BinaryCodec.decode(ControlCommand.self, from: bytes[1...]))
             : CanonicalJSON.decode(ControlCommand.self, from: bytes)
         guard let command, command.v == version else { return nil }
         return command

@@ -22,16 +22,18 @@ extension ControlState {
             throw ControlError(.invalidValue, "records must hold 1–\(Self.auditAppendRecordsMax) events")
         }
         for (index, event) in p.records.enumerated() {
-            try Validation.time(event.at, "records[\(index)].at")
+            // Field names are given bare and prefixed only on a refusal: building
+            // "records[i].…" six times per record cost more than the checks.
             do throws(ControlError) {
-                try Validation.principal(event.actor, "records[\(index)].actor")
+                try Validation.time(event.at, "at")
+                try Validation.principal(event.actor, "actor")
+                try Validation.name(event.action, "action")
+                try Validation.text(event.source, "source", bytesMax: 128)
+                try Validation.text(event.object, "object", bytesMax: 256)
+                try Validation.text(event.detail, "detail")
             } catch {
-                throw ControlError(.invalidValue, error.message)
+                throw ControlError(.invalidValue, "records[\(index)].\(error.message)")
             }
-            try Validation.name(event.action, "records[\(index)].action")
-            try Validation.text(event.source, "records[\(index)].source", bytesMax: 128)
-            try Validation.text(event.object, "records[\(index)].object", bytesMax: 256)
-            try Validation.text(event.detail, "records[\(index)].detail")
         }
         let firstSeq = audit.nextSeq
         for event in p.records {

@@ -137,11 +137,13 @@ enum Validation {
 extension Validation {
     /// A principal: a known kind and a 1–128 character name of [A-Za-z0-9._:@-].
     static func principal(_ actor: Principal, _ field: String) throws(ControlError) {
-        let extra: Set<UInt8> = [
-            UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "-"),
-        ]
+        // No Set built per call: every audit record on every node checks its actor.
+        func isExtra(_ b: UInt8) -> Bool {
+            b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: ":") || b == UInt8(ascii: "@")
+                || b == UInt8(ascii: "-")
+        }
         guard !actor.name.isEmpty, actor.name.utf8.count <= 128,
-            actor.name.utf8.allSatisfy({ isNameByte($0) || extra.contains($0) })
+            actor.name.utf8.allSatisfy({ isNameByte($0) || isExtra($0) })
         else { throw ControlError(.badCommand, "\(field) name must be 1–128 characters of [A-Za-z0-9._:@-]") }
     }
 

@@ -8,10 +8,27 @@ import Tunnel
 /// path never waits for Raft. Records carry the mapping, the client address, bytes each
 /// way, the duration and the close reason — never payload or secrets.
 final class SessionAudit: @unchecked Sendable {
+    /// A live stream: its bridge's key on this node and its id there.
+    private struct StreamKey: Hashable {
+        let session: String
+        let stream: UInt32
+    }
+
     private struct Pending {
         var events: [OpPayload.AuditEvent] = []
-        var opened: [String: (at: Int64, remote: String, descriptor: StreamDescriptor?)] = [:]
+        /// Open streams: when, from where, and the record's object (reused at the close).
+        var opened: [StreamKey: (at: Int64, remote: String, object: String)] = [:]
+        /// The object of the last descriptor seen: a tunnel's sessions mostly come through
+        /// one mapping, so the string is built once instead of per session.
+        var lastObject: (tunnelId: String, descriptor: [UInt8], object: String)?
         var scheduled = false
+
+        mutating func object(_ tunnelId: String, _ descriptor: [UInt8]) -> String {
+            if let last = lastObject, last.tunnelId == tunnelId, last.descriptor == descriptor { return last.object }
+            let object = SessionAudit.object(tunnelId, StreamDescriptor.decode(descriptor))
+            lastObject = (tunnelId, descriptor, object)
+            return object
+        }
     }
 
     private let pending = Mutex(Pending())
@@ -31,17 +48,17 @@ final class SessionAudit: @unchecked Sendable {
         let flushNow = pending.withLock { p -> Bool in
             switch event {
             case .opened(let stream, let descriptor, let remote):
-                let d = StreamDescriptor.decode(descriptor)
-                p.opened["\(session)/\(stream)"] = (now, remote, d)
+                let object = p.object(tunnelId, descriptor)
+                p.opened[StreamKey(session: session, stream: stream)] = (now, remote, object)
                 p.events.append(
                     Self.event(at: now, node: nodeID, source: remote, action: "session.open",
-                               object: Self.object(tunnelId, d), outcome: .ok, detail: "stream \(stream)"))
+                               object: object, outcome: .ok, detail: "stream \(stream)"))
             case .closed(let stream, let bytesIn, let bytesOut, let reason):
-                let opened = p.opened.removeValue(forKey: "\(session)/\(stream)")
+                let opened = p.opened.removeValue(forKey: StreamKey(session: session, stream: stream))
                 let duration = opened.map { now - $0.at } ?? 0
                 p.events.append(
                     Self.event(at: now, node: nodeID, source: opened?.remote ?? "", action: "session.close",
-                               object: Self.object(tunnelId, opened?.descriptor), outcome: .ok,
+                               object: opened?.object ?? Self.object(tunnelId, nil), outcome: .ok,
                                detail: "in=\(bytesIn) out=\(bytesOut) ms=\(duration) reason=\(reason.prefix(120))"))
             case .refused(let descriptor, let reason):
                 p.events.append(
@@ -72,7 +89,7 @@ final class SessionAudit: @unchecked Sendable {
                 op: .auditAppend(.init(records: events))))
     }
 
-    private static func object(_ tunnelId: String, _ descriptor: StreamDescriptor?) -> String {
+    fileprivate static func object(_ tunnelId: String, _ descriptor: StreamDescriptor?) -> String {
         "tunnel/\(tunnelId)" + (descriptor.map { " mapping/\($0.mapping) target=\($0.target)" } ?? "")
     }
 

@@ -142,14 +142,28 @@ extension MuxBridge {
         scheduleFlush()
     }
 
-    /// A dialled target answered: accept the stream and start reading.
+    /// A dialled target answered: accept the stream and start reading. The ACCEPT frame
+    /// is held until the stream's first frame (usually the target's first bytes, which
+    /// then share its message), the bridge's next message, or `acceptHoldNanos`,
+    /// whichever comes first: one message per new stream fewer when the target answers
+    /// at once.
     func dialledStreamConnected(_ stream: BridgeStream) {
         guard session.isLive(stream.id) else { return stream.connection.close() }
-        session.accept(stream.id)
+        session.accept(stream.id, holdFrame: true)
         stream.isActive = true
         statistics.streamsOpened.increment()
         onStreamEvent(.opened(stream: stream.id.rawValue, descriptor: stream.descriptor, remote: stream.remote))
         updateReadLimit(stream)
+        if !acceptTimerArmed {
+            acceptTimerArmed = true
+            loop.schedule(afterNanos: acceptHoldNanos) { [weak self] in
+                guard let self else { return }
+                acceptTimerArmed = false
+                guard session.hasHeldAccepts else { return }
+                session.sendHeldAccepts()
+                scheduleFlush()
+            }
+        }
         scheduleFlush()
     }
 

@@ -37,6 +37,9 @@ public final class MuxBridge: @unchecked Sendable {
     /// several reads keeps several messages in flight: the peer decrypts one while this
     /// end reads and encrypts the next (docs/ARCHITECTURE.md, "Bridge").
     let streamReadBytesMax: Int
+    /// Longest a dialled stream's ACCEPT is held back for its first frame
+    /// (`dialledStreamConnected`).
+    let acceptHoldNanos: UInt64
     /// `streamReadBytesMax` trimmed so a full read's message fills whole TLS records
     /// (`RecordAlignedRead`); set once the peer's HELLO gave its frame size.
     var fullReadBytes: Int?
@@ -53,6 +56,8 @@ public final class MuxBridge: @unchecked Sendable {
     /// The WebSocket's output is above its high watermark: no socket is read.
     var pausedForChannel = false
     var flushScheduled = false
+    /// A timer will send the ACCEPTs still held (`dialledStreamConnected`).
+    var acceptTimerArmed = false
     /// `close` was called or the session ended: no new streams, sockets are closing.
     var isClosing = false
     /// The channel closed; `onClose` fired.
@@ -69,12 +74,15 @@ public final class MuxBridge: @unchecked Sendable {
     ///   on the connector; the window is the per-stream memory bound).
     /// - `streamLimits`: watermarks and timeouts of the streams' TCP sockets.
     /// - `streamReadBytesMax`: most bytes one socket read takes (one WebSocket message).
+    /// - `acceptHoldNanos`: longest a dialled stream's ACCEPT waits to share a message
+    ///   with the target's first bytes.
     /// - `onOpen`: the peer opened a stream carrying this descriptor: dial or refuse.
     /// - `onStreamEvent`: streams opened, closed (with byte counts) and refused, for audit.
     /// - `onClose`: the bridge is over (channel closed; every socket is closed or closing).
     public init(
         channel: WebSocketChannel, configuration: MuxConfiguration, streamLimits: ConnectionLimits = .init(),
         streamReadBytesMax: Int = MuxBridge.defaultStreamReadBytesMax,
+        acceptHoldNanos: UInt64 = MuxBridge.defaultAcceptHoldNanos,
         onOpen: @escaping (_ descriptor: [UInt8]) -> MuxOpenDecision,
         onStreamEvent: @escaping (MuxBridgeEvent) -> Void = { _ in },
         onClose: @escaping (_ reason: String) -> Void
@@ -86,6 +94,7 @@ public final class MuxBridge: @unchecked Sendable {
         self.streamLimits = streamLimits
         precondition(streamReadBytesMax >= 1, "streamReadBytesMax must be at least 1")
         self.streamReadBytesMax = streamReadBytesMax
+        self.acceptHoldNanos = acceptHoldNanos
         self.onOpen = onOpen
         self.onStreamEvent = onStreamEvent
         self.onClose = onClose
@@ -182,6 +191,9 @@ public final class MuxBridge: @unchecked Sendable {
     /// are in flight, and per-message costs (a WebSocket header, a TLS write, a syscall,
     /// an event on each side) stay as rare as when a whole event's reads left together.
     public static let defaultStreamReadBytesMax = 256 * 1024
+    /// Longest an ACCEPT is held back by default waiting for the target's first bytes
+    /// (1 ms): long enough for a target that answers at once, short against any connect.
+    public static let defaultAcceptHoldNanos: UInt64 = 1_000_000
 
     /// The DATA frame size Warren's sessions accept (HELLO's `frameBytesMax`): a full
     /// read of `defaultStreamReadBytesMax` is one frame, so it is read straight into the
@@ -195,12 +207,15 @@ public final class MuxBridge: @unchecked Sendable {
 
     // MARK: - Output
 
-    /// Sends the session's output at the end of this event: every frame produced while
-    /// handling one event leaves in one WebSocket message.
+    /// Sends the session's output at the end of the loop's iteration: every frame
+    /// produced while handling one batch of events leaves in one WebSocket message.
     func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
-        loop.deferToEndOfEvent { [self] in
+        // At the end of the loop's iteration, not of this event: the frames of every
+        // socket event in one epoll batch (OPENs, first bytes, FINs of many streams) leave
+        // as one message. A full read does not wait for this (`streamRead` flushes it).
+        loop.deferToEndOfIteration { [self] in
             flushScheduled = false
             flush()
         }
@@ -209,6 +224,8 @@ public final class MuxBridge: @unchecked Sendable {
     /// Writes the session's output as one message, pauses every socket read when the
     /// WebSocket backs up, and closes the channel once the session is over.
     func flush() {
+        // Held ACCEPTs ride along with any message that leaves anyway.
+        if session.hasOutput && session.hasHeldAccepts { session.sendHeldAccepts() }
         if session.hasOutput && channel.isOpen {
             var output = session.takeOutput()
             let headroom = session.configuration.outputHeadroomBytes

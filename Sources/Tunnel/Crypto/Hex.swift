@@ -16,17 +16,24 @@ public enum Hex {
     /// The bytes of hex `text` (either case). An odd length or a non-hex character is
     /// refused with `CryptoError(.invalidEncoding)`.
     public static func decode(_ text: String) throws -> [UInt8] {
-        let chars = Array(text.utf8)
+        let chars = text.utf8
         guard chars.count % 2 == 0 else { throw CryptoError(.invalidEncoding, "hex: odd length \(chars.count)") }
         var out: [UInt8] = []
         out.reserveCapacity(chars.count / 2)
+        // Straight over the string's UTF-8 (no copy into an array first): audit hashes
+        // decode a 64-character digest per record on every node.
+        var high: UInt8 = 0
         var index = 0
-        while index < chars.count {
-            guard let high = nibble(chars[index]), let low = nibble(chars[index + 1]) else {
-                throw CryptoError(.invalidEncoding, "hex: invalid character near offset \(index)")
+        for char in chars {
+            guard let value = nibble(char) else {
+                throw CryptoError(.invalidEncoding, "hex: invalid character near offset \(index & ~1)")
             }
-            out.append(high << 4 | low)
-            index += 2
+            if index & 1 == 0 {
+                high = value
+            } else {
+                out.append(high << 4 | value)
+            }
+            index += 1
         }
         return out
     }

@@ -211,7 +211,9 @@ final class Connection: EventHandler {
         closeError = error
         handshakeTimer?.cancel()
         idleTimer?.cancel()
-        if let registration { loop.deregister(registration) }
+        // The fd is this connection's alone and is closed at once: closing removes it
+        // from the epoll set (no DEL needed).
+        if let registration { loop.deregisterClosing(registration) }
         registration = nil
         Glibc.close(fd)
         outbound.releaseIfEmpty()

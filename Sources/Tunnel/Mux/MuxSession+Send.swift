@@ -28,12 +28,45 @@ extension MuxSession {
 
     /// Accepts a stream the peer opened (its target is connected); only then may this end
     /// send on it. Precondition: `id` was reported by `.opened` and not accepted yet.
-    public mutating func accept(_ id: MuxStreamID) {
+    ///
+    /// With `holdFrame` the ACCEPT frame is not written now but in front of the stream's
+    /// next frame (DATA, WINDOW or FIN; an RST needs none) or by `sendHeldAccepts`, so
+    /// that an ACCEPT and the target's first bytes leave in one message. The caller bounds
+    /// the delay: it calls `sendHeldAccepts` whenever it writes other output and after a
+    /// short timer (docs/PROTOCOL.md, "Mux" → Rules → Open).
+    public mutating func accept(_ id: MuxStreamID, holdFrame: Bool = false) {
         guard let index = streams.index(forKey: id) else { return }
         precondition(!streams.values[index].isLocal, "accept(\(id)): this end opened it")
         precondition(!streams.values[index].isAccepted, "accept(\(id)) twice")
         streams.values[index].isAccepted = true
-        write(.accept(id))
+        if holdFrame {
+            streams.values[index].acceptHeld = true
+            heldAccepts.append(id)
+        } else {
+            write(.accept(id))
+        }
+    }
+
+    /// Whether an accepted stream's ACCEPT frame is still held (`accept(_:holdFrame:)`).
+    public var hasHeldAccepts: Bool { !heldAccepts.isEmpty }
+
+    /// Writes the ACCEPT of every stream whose frame is held, in accept order.
+    public mutating func sendHeldAccepts() {
+        guard !heldAccepts.isEmpty else { return }
+        let held = heldAccepts
+        heldAccepts.removeAll(keepingCapacity: true)
+        for id in held {
+            guard let index = streams.index(forKey: id), streams.values[index].acceptHeld else { continue }
+            streams.values[index].acceptHeld = false
+            write(.accept(id))
+        }
+    }
+
+    /// Writes a held ACCEPT of the stream at `index` before its next frame.
+    private mutating func releaseAccept(_ index: Dictionary<MuxStreamID, MuxStream>.Index) {
+        guard streams.values[index].acceptHeld else { return }
+        streams.values[index].acceptHeld = false
+        write(.accept(streams.keys[index]))
     }
 
     /// Queues as many of `bytes` as the stream's send window allows, in DATA frames of at
@@ -42,6 +75,7 @@ extension MuxSession {
     public mutating func send(_ id: MuxStreamID, _ bytes: UnsafeRawBufferPointer) -> Int {
         guard let index = sendableStream(id, offering: bytes.count) else { return 0 }
         let taken = min(bytes.count, streams.values[index].sendWindow)
+        releaseAccept(index)
         let frameMax = Int(peer!.frameBytesMax)
         var offset = 0
         while offset < taken {
@@ -73,6 +107,7 @@ extension MuxSession {
     ) throws(E) -> Int {
         guard let index = sendableStream(id, offering: maxBytes) else { return 0 }
         let room = min(maxBytes, streams.values[index].sendWindow, Int(peer!.frameBytesMax))
+        releaseAccept(index)
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: MuxProtocol.headerBytes))
         // The payload goes into spare capacity as it is (no zero-fill: the read is the
@@ -128,6 +163,7 @@ extension MuxSession {
         guard pending >= windowUpdateThreshold, case .open = state else { return }
         streams.values[index].creditPending = 0
         streams.values[index].receiveWindow += pending
+        releaseAccept(index)
         write(.window(id, increment: UInt32(pending)))
     }
 
@@ -138,6 +174,7 @@ extension MuxSession {
         guard let index = streams.index(forKey: id), !streams.values[index].sendClosed else { return }
         precondition(streams.values[index].maySend, "finish(\(id)) before accept")
         streams.values[index].sendClosed = true
+        releaseAccept(index)
         write(.fin(id))
         if streams.values[index].isDone { remove(id) }
     }

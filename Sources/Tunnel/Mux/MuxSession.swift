@@ -52,6 +52,11 @@ public struct MuxSession {
     /// The highest id the peer opened so far (0: none). Every peer id at or below it is
     /// used; an OPEN must name a higher one.
     var peerHighestID: UInt32 = 0
+    /// Streams accepted with a held ACCEPT frame, in accept order. Entries whose stream
+    /// is gone or whose ACCEPT was written since are skipped; `sendHeldAccepts` empties
+    /// it (so it holds at most the accepts made since the last call). Invariant: every
+    /// live stream with `acceptHeld` is listed once.
+    var heldAccepts: [MuxStreamID] = []
     /// Bytes consumed on a stream before they are granted back in one WINDOW frame.
     let windowUpdateThreshold: Int
 
@@ -185,6 +190,7 @@ public struct MuxSession {
     mutating func closeAll(_ code: MuxErrorCode, _ reason: String, events: inout [MuxEvent]) {
         for id in streams.keys.sorted() { events.append(.reset(id, code, reason: reason)) }
         streams.removeAll()
+        heldAccepts.removeAll()
         localCount = 0
         remoteCount = 0
         state = .closed(code, reason: reason)

@@ -7,6 +7,10 @@ struct MuxStream {
     let isLocal: Bool
     /// Local stream: the peer sent ACCEPT. Remote stream: this end sent ACCEPT.
     var isAccepted = false
+    /// Remote stream accepted with `accept(_:holdFrame: true)` whose ACCEPT frame is not
+    /// written yet: it goes out in front of the stream's next frame, or with
+    /// `sendHeldAccepts`.
+    var acceptHeld = false
     /// This end sent FIN (or will send nothing more).
     var sendClosed = false
     /// The peer sent FIN.

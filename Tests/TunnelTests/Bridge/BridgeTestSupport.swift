@@ -30,9 +30,11 @@ final class BridgeSide: Sendable {
 
     func make(_ channel: WebSocketChannel, _ configuration: MuxConfiguration, _ limits: ConnectionLimits,
               readBytes: Int = MuxBridge.defaultStreamReadBytesMax,
+              acceptHoldNanos: UInt64 = MuxBridge.defaultAcceptHoldNanos,
               onOpen: @escaping ([UInt8]) -> MuxOpenDecision) {
         let bridge = MuxBridge(
             channel: channel, configuration: configuration, streamLimits: limits, streamReadBytesMax: readBytes,
+            acceptHoldNanos: acceptHoldNanos,
             onOpen: onOpen,
             onStreamEvent: { [self] event in events.withLock { $0.append(event) } },
             onClose: { [self] reason in closeReason.withLock { $0 = reason } })

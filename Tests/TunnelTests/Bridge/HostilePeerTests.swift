@@ -20,7 +20,7 @@ final class HostileRig {
     let good = BridgeSide()
     let listener: StreamListener
 
-    init(maxStreams: Int = 8) throws {
+    init(maxStreams: Int = 8, acceptHoldNanos: UInt64 = MuxBridge.defaultAcceptHoldNanos) throws {
         raiseFileLimit()
         group = try EventLoopGroup(loopCount: 1)
         echo = try EchoServer(group: group)
@@ -29,7 +29,7 @@ final class HostileRig {
         http = try HTTPRig(loops: 1) { request, responder in
             responder.upgradeToWebSocket(request, protocol: WebSocketHandshake.muxProtocol) { channel in
                 let side = BridgeSide()
-                side.make(channel, configuration, .init()) { descriptor in
+                side.make(channel, configuration, .init(), acceptHoldNanos: acceptHoldNanos) { descriptor in
                     guard let address = try? SocketAddress(parsing: String(decoding: descriptor, as: UTF8.self)) else {
                         return .refuse(code: .notPermitted, reason: "bad descriptor")
                     }
@@ -86,6 +86,8 @@ final class HostilePeer: Sendable {
     nonisolated(unsafe) var channel: WebSocketChannel?
     let connected = Mutex(false)
     let received = Mutex<[MuxFrame]>([])
+    /// The frames of each WebSocket message, in order.
+    let messages = Mutex<[[MuxFrame]]>([])
     let closed = Mutex<String?>(nil)
     let loop: EventLoop
 
@@ -99,7 +101,10 @@ final class HostilePeer: Sendable {
             ws.onMessage = { [self] bytes in
                 var decoder = MuxDecoder(frameBytesMax: MuxProtocol.frameBytesLimit)
                 decoder.feed(bytes[...])
-                while case .success(let frame)? = decoder.next() { received.withLock { $0.append(frame) } }
+                var message: [MuxFrame] = []
+                while case .success(let frame)? = decoder.next() { message.append(frame) }
+                received.withLock { $0.append(contentsOf: message) }
+                messages.withLock { $0.append(message) }
             }
             ws.onClose = { [self] code, reason in closed.withLock { $0 = "\(code.rawValue) \(reason)" } }
             channel = ws

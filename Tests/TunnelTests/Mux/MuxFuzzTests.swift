@@ -38,7 +38,10 @@ struct MuxFuzzTests {
             checkInvariants(session, seed: seed)
             // The application side keeps consuming what it was given.
             for case .data(let id, let bytes) in events { session.consumed(id, bytes.count) }
-            for case .opened(let id, _) in events where session.isLive(id) { session.accept(id) }
+            for case .opened(let id, _) in events where session.isLive(id) {
+                session.accept(id, holdFrame: Bool.random(using: &random))
+            }
+            if Bool.random(using: &random) { session.sendHeldAccepts() }
             for event in events {
                 switch event {
                 case .data: reach.data += 1
@@ -64,7 +67,10 @@ struct MuxFuzzTests {
             #expect(stream.receiveWindow + stream.unconsumed + stream.creditPending <= limits.initialWindowBytes,
                     "seed \(seed)")
         }
-        if session.isClosed { #expect(session.streams.isEmpty, "seed \(seed)") }
+        for (id, stream) in session.streams where stream.acceptHeld {
+            #expect(stream.isAccepted && session.heldAccepts.contains(id), "seed \(seed)")
+        }
+        if session.isClosed { #expect(session.streams.isEmpty && session.heldAccepts.isEmpty, "seed \(seed)") }
     }
 
     @Test func randomBytesNeverCrashASession() {
