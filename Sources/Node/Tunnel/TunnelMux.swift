@@ -19,11 +19,13 @@ enum TunnelMux {
     /// idle sessions cost the same as with a smaller one.
     static let streamWindowBytes = 1024 * 1024
 
-    /// Output buffers keep room for the WebSocket frame header, so each flush reaches TLS
-    /// as one write (`WebSocketChannel.send(binaryInPlace:headroom:)`).
+    /// DATA frames as large as a full read (`MuxBridge.dataFrameBytes`: read in place, one
+    /// write on the receiver). Output buffers keep room for the WebSocket frame header, so
+    /// each flush reaches TLS as one write (`WebSocketChannel.send(binaryInPlace:headroom:)`).
     static func configuration(_ role: MuxRole) -> MuxConfiguration {
         MuxConfiguration(
-            role: role, initialWindowBytes: streamWindowBytes, maxConcurrentStreams: streamsPerSessionMax,
+            role: role, frameBytesMax: MuxBridge.dataFrameBytes, initialWindowBytes: streamWindowBytes,
+            maxConcurrentStreams: streamsPerSessionMax,
             outputHeadroomBytes: WebSocketFrameEncoder.headerBytesMax)
     }
 }

@@ -2,7 +2,7 @@
 /// hands every event to the bridge (the bridge owns the session and decides).
 ///
 /// Threading: loop-confined, like its connection and bridge.
-final class BridgeStream: ConnectionDelegate {
+final class BridgeStream: ConnectionDelegate, ConnectionReadTarget {
     let id: MuxStreamID
     let connection: Connection
     let descriptor: [UInt8]
@@ -50,6 +50,10 @@ final class BridgeStream: ConnectionDelegate {
 
     func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
         bridge?.streamRead(self, bytes)
+    }
+
+    func connection(_ connection: Connection, readInPlace maxBytes: Int) -> Bool {
+        bridge?.streamReadInPlace(self, maxBytes: maxBytes) ?? false
     }
 
     func connectionDidReadEOF(_ connection: Connection) {

@@ -20,6 +20,9 @@ final class Connection: EventHandler {
     let fd: Int32
     let limits: ConnectionLimits
     var delegate: (any ConnectionDelegate)?
+    /// Set (with `delegate`) by a delegate that supplies its own read buffers; plain only.
+    /// Cleared at close, like `delegate`.
+    var readTarget: (any ConnectionReadTarget)?
     private(set) var state: State
     private(set) var tls: TLSEngine?
     private var registration: EventLoop.Registration?
@@ -43,6 +46,11 @@ final class Connection: EventHandler {
     private var closeError: (any Error)?
     private var activated = false
     private var closeNotifyQueued = false
+    /// The outcome of the last `read(into:)`: bytes read, 0 at EOF, -1 on error (then
+    /// `inPlaceErrno`), or `notRead` when the read target did not read.
+    private var inPlaceResult = 0
+    private var inPlaceErrno: Int32 = 0
+    private static let notRead = -2
 
     /// Bytes a single read pulls from the kernel; also the TLS ciphertext read size.
     static let readChunkBytes = 512 * 1024
@@ -212,6 +220,7 @@ final class Connection: EventHandler {
         loop.deferToEndOfEvent { [self] in
             let delegate = self.delegate
             self.delegate = nil
+            self.readTarget = nil
             delegate?.connection(self, didCloseWith: self.closeError)
         }
     }
@@ -240,6 +249,15 @@ final class Connection: EventHandler {
             if tls != nil { readTLS() } else { readPlain() }
         }
         guard state != .closed else { return }
+        if events & (EpollEvents.error | EpollEvents.hangup) != 0 && state == .active && (isReadPaused || readEOF)
+            && !writeShutdownDone
+        {
+            // epoll reports these whatever the interest: a socket reset while its reading is
+            // paused or over would wake the loop for ever (a hang-up with this side's write
+            // still open is a reset too). Reading would have failed; fail now instead.
+            let err = Socket.pendingError(fd)
+            return fail(err != 0 ? SocketError.posix(.io, "socket", errno: err) : SocketError(.io, "connection reset by the peer"))
+        }
         if aboveHighWatermark && pendingBytes <= limits.lowWatermarkBytes {
             aboveHighWatermark = false
             delegate?.connectionDidDrain(self)
@@ -252,19 +270,46 @@ final class Connection: EventHandler {
         for _ in 0..<4 {
             guard state == .active, !isReadPaused, !readEOF else { return }
             let wanted = min(scratch.count, max(1, readBytesMax))
-            let n = Glibc.read(fd, scratch.baseAddress, wanted)
+            var n: Int
+            var readErrno: Int32 = 0
+            inPlaceResult = Self.notRead
+            if let readTarget, readTarget.connection(self, readInPlace: wanted) {
+                // The target read into its own buffer and took the bytes already.
+                n = inPlaceResult
+                readErrno = inPlaceErrno
+                if n == Self.notRead { return }
+                if n > 0 { touch() }
+            } else {
+                n = Glibc.read(fd, scratch.baseAddress, wanted)
+                if n < 0 { readErrno = errno }
+                if n > 0 {
+                    touch()
+                    delegate?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+                }
+            }
             if n > 0 {
-                touch()
-                delegate?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                 if n < wanted { return }
             } else if n == 0 {
                 peerFinished()
                 return
             } else {
-                if errno != EAGAIN && errno != EWOULDBLOCK { fail(SocketError.posix(.io, "read")) }
+                if readErrno != EAGAIN && readErrno != EWOULDBLOCK {
+                    fail(SocketError.posix(.io, "read", errno: readErrno))
+                }
                 return
             }
         }
+    }
+
+    /// For a `readTarget` inside `connection(_:readInPlace:)`: one `read(2)` into
+    /// `buffer`. Returns the bytes read (0 at end of stream or on an error, which the
+    /// connection handles once the target returns).
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(inPlaceResult == Self.notRead, "read(into:) outside readInPlace, or twice in one")
+        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+        inPlaceResult = n
+        inPlaceErrno = n < 0 ? errno : 0
+        return max(n, 0)
     }
 
     private func readTLS() {

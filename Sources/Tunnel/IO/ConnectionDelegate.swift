@@ -14,6 +14,19 @@ protocol ConnectionDelegate: AnyObject {
     func connection(_ connection: Connection, didCloseWith error: (any Error)?)
 }
 
+/// A delegate that lends the buffer a plain read fills, instead of the loop's scratch
+/// buffer: a mux bridge reads a stream's socket straight into the DATA frame it reserved in
+/// its session's output, so the bytes are not copied again on their way to TLS.
+protocol ConnectionReadTarget: AnyObject {
+    /// The socket is readable and up to `maxBytes` may be read: call
+    /// `connection.read(into:)` at most once, with a buffer of at most `maxBytes`, and
+    /// take the bytes it returns (they are this read's, as `didRead`'s would be). Return
+    /// false, without reading, to have this read go through the scratch buffer and
+    /// `didRead` instead. End of stream and errors are the connection's to handle, after
+    /// this returns (the delegate hears of them as usual).
+    func connection(_ connection: Connection, readInPlace maxBytes: Int) -> Bool
+}
+
 /// Limits of one connection. Every buffer and wait has a bound.
 public struct ConnectionLimits: Sendable {
     /// Pending output at which the connection reports itself not writable.

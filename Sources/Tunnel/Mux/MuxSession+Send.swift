@@ -109,22 +109,21 @@ extension MuxSession {
         let room = min(maxBytes, streams.values[index].sendWindow, Int(peer!.frameBytesMax))
         releaseAccept(index)
         let start = output.count
-        output.append(contentsOf: repeatElement(0, count: MuxProtocol.headerBytes + room))
-        let filled: Result<Int, E> = output.withUnsafeMutableBytes { all in
-            // Safe: the `room` bytes after the header slot were just appended.
-            let payload = UnsafeMutableRawBufferPointer(
-                rebasing: all[(start + MuxProtocol.headerBytes)..<(start + MuxProtocol.headerBytes + room)])
-            do throws(E) { return .success(try fill(payload)) } catch { return .failure(error) }
+        output.append(contentsOf: repeatElement(0, count: MuxProtocol.headerBytes))
+        // The payload goes into spare capacity as it is (no zero-fill: the read is the
+        // only pass over these bytes before TLS).
+        var failure: E?
+        let written = output.appendUninitialized(count: room) { payload in
+            do throws(E) { return try fill(payload) } catch {
+                failure = error
+                return 0
+            }
         }
-        let written: Int
-        switch filled {
-        case .success(let count): written = count
-        case .failure(let error):
-            output.removeLast(MuxProtocol.headerBytes + room)
-            throw error
+        if let failure {
+            output.removeLast(MuxProtocol.headerBytes + written)
+            throw failure
         }
         precondition(written >= 0 && written <= room, "sendInPlace: fill wrote \(written) of \(room) bytes")
-        output.removeLast(room - written)
         if written == 0 {
             output.removeLast(MuxProtocol.headerBytes)
             return 0

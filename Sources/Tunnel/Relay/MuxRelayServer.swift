@@ -21,11 +21,12 @@ public enum MuxRelay {
     /// next while the other decrypts the last.
     public static let streamWindowBytes = 1024 * 1024
 
-    /// One end's mux settings. Output buffers keep room for the WebSocket header, so each
-    /// flush reaches TLS as one write.
+    /// One end's mux settings. DATA frames as large as a full read (`MuxBridge.dataFrameBytes`);
+    /// output buffers keep room for the WebSocket header, so each flush reaches TLS as one write.
     public static func configuration(_ role: MuxRole) -> MuxConfiguration {
         MuxConfiguration(
-            role: role, initialWindowBytes: streamWindowBytes, maxConcurrentStreams: streamsPerLinkMax,
+            role: role, frameBytesMax: MuxBridge.dataFrameBytes, initialWindowBytes: streamWindowBytes,
+            maxConcurrentStreams: streamsPerLinkMax,
             outputHeadroomBytes: WebSocketFrameEncoder.headerBytesMax)
     }
 }
