@@ -6,22 +6,10 @@ import Testing
 /// same command back, and anything it does not take left to the generic decoder.
 @Suite("audit.append binary codec")
 struct AuditAppendCodecTests {
-    /// SplitMix64, so a failure replays exactly.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let hostile = AuditCanonicalJSONTests.hostile + [String(repeating: "long ", count: 60)]
     static let integers: [Int64] = [0, 1, -1, 63, 64, -64, -65, 127, 128, 1_700_000_000_000, .max, .min]
 
-    static func command(_ random: inout Seeded, events: Int) -> ControlCommand {
+    static func command(_ random: inout SplitMix64, events: Int) -> ControlCommand {
         func pick<T>(_ values: [T]) -> T { values[Int.random(in: 0..<values.count, using: &random)] }
         func principal() -> Principal { Principal(pick(Principal.Kind.allCases), pick(hostile)) }
         let records = (0..<events).map { _ in
@@ -37,7 +25,7 @@ struct AuditAppendCodecTests {
     }
 
     @Test func writesExactlyWhatBinaryCodecWritesAndReadsItBack() throws {
-        var random = Seeded(state: 0xA0D1_7000)
+        var random = SplitMix64(seed: 0xA0D1_7000)
         for n in 0..<400 {
             let command = Self.command(&random, events: n % 7 == 0 ? 0 : Int.random(in: 1...30, using: &random))
             guard case .auditAppend(let payload) = command.op else { preconditionFailure() }
@@ -53,7 +41,7 @@ struct AuditAppendCodecTests {
     }
 
     @Test func bytesItDoesNotTakeAreLeftToTheGenericDecoderAndItNeverDisagrees() throws {
-        var random = Seeded(state: 0xA0D1_7000)
+        var random = SplitMix64(seed: 0xA0D1_7000)
         var taken = 0
         var refused = 0
         for _ in 0..<3000 {

@@ -367,7 +367,7 @@ struct ControlCommandBinaryTests {
 }
 
 /// SplitMix64: a tiny seeded generator so the fuzz inputs are the same on every run.
-struct SplitMix64 {
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
