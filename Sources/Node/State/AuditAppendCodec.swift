@@ -57,6 +57,9 @@ enum AuditAppendCodec {
     /// The command in `bytes` (after the format byte) if it is an `audit.append` laid out
     /// exactly as `encode` writes it; nil for anything else (use the generic decoder).
     static func decode(_ bytes: ArraySlice<UInt8>) -> ControlCommand? {
+        // Every binary command comes here first: the op is the last field and its type the
+        // last field of the op, so anything else is turned away before a string is built.
+        guard bytes.count > typeName.count, bytes.suffix(typeName.count).elementsEqual(typeName) else { return nil }
         var r = Reader(bytes: bytes, index: bytes.startIndex)
         guard let v = r.field("v").flatMap(r.signed), let at = r.field("at").flatMap(r.signed),
               let actor = r.field("actor").flatMap(r.principal), let node = r.field("node").map(r.string),

@@ -178,6 +178,11 @@ extension MuxBridge {
             stream.connection.pauseReading()
             return
         }
+        sentRead(stream, taken)
+    }
+
+    /// Counts `taken` socket bytes the session queued as DATA, and sends them.
+    private func sentRead(_ stream: BridgeStream, _ taken: Int) {
         stream.bytesOut += UInt64(taken)
         statistics.bytesOut.add(taken)
         updateReadLimit(stream)
@@ -203,10 +208,7 @@ extension MuxBridge {
             // goes through `streamRead`, as before, so the socket's end or error is seen.
             return didRead
         }
-        stream.bytesOut += UInt64(taken)
-        statistics.bytesOut.add(taken)
-        updateReadLimit(stream)
-        if session.outputBytes >= readBytesCap() { flush() } else { scheduleFlush() }
+        sentRead(stream, taken)
         return true
     }
 

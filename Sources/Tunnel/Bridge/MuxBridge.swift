@@ -196,11 +196,10 @@ public final class MuxBridge: @unchecked Sendable {
     public static let defaultAcceptHoldNanos: UInt64 = 1_000_000
 
     /// The DATA frame size Warren's sessions accept (HELLO's `frameBytesMax`): a full
-    /// read of `defaultStreamReadBytesMax` is one frame, so it is read straight into the
-    /// session's output (no copy, `Connection.readTarget`) and the receiver writes it to
-    /// its socket with one syscall instead of four (docs/BENCHMARKS.md, "Data path,
-    /// session 5").
-    public static let dataFrameBytes = 256 * 1024
+    /// read is one frame, so it is read straight into the session's output (no copy,
+    /// `Connection.readTarget`) and the receiver writes it to its socket in two writes
+    /// instead of four (`firstWriteBytes`; docs/BENCHMARKS.md, "Data path, session 5").
+    public static let dataFrameBytes = defaultStreamReadBytesMax
 
     /// The first write of a delivered DATA frame to its socket (the rest follows in a second).
     static let firstWriteBytes = 64 * 1024

@@ -56,9 +56,7 @@ extension MuxSession {
         let held = heldAccepts
         heldAccepts.removeAll(keepingCapacity: true)
         for id in held {
-            guard let index = streams.index(forKey: id), streams.values[index].acceptHeld else { continue }
-            streams.values[index].acceptHeld = false
-            write(.accept(id))
+            if let index = streams.index(forKey: id) { releaseAccept(index) }
         }
     }
 
