@@ -299,7 +299,10 @@ final class NodeServer: @unchecked Sendable {
         }
         certificateWatcher?.stop()
         hub.shutdown()
-        http?.stop()
+        // Requests in progress get their answers (a write a follower forwarded to the
+        // leader usually takes milliseconds); idle API connections close cleanly, so their
+        // clients know nothing was lost. Bounded: a stop never waits more than a second.
+        http?.stop(graceMillis: 1000)
         group.shutdown()
         raft.shutdown()
         log.info("node stopped")

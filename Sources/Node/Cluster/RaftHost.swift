@@ -191,6 +191,18 @@ final class RaftHost: @unchecked Sendable {
         (driver.status, transport.connectedPeers)
     }
 
+    /// `statusOnLoop` after the inputs held for this iteration's batch are processed.
+    /// A message stepped but not yet flushed (`batchesInputs`) can raise the core's commit
+    /// index above the applied index until the flush at the end of the iteration; a status
+    /// taken in between showed that one-iteration gap as "applying", and `/readyz` answered
+    /// 503 under ordinary write load (~1% of probes), enough for a load balancer to mark a
+    /// healthy node down now and then. Loop thread only, from a task of its own (never from
+    /// inside a driver callback: it may run a Ready).
+    var settledStatusOnLoop: (driver: RaftDriverStatus, connectedPeers: [String]) {
+        driver.flush()
+        return statusOnLoop
+    }
+
     func name(of id: NodeID) -> String? { id == selfID ? nil : transport.name(of: id) }
 
     /// Stops ticking, closes links and the log. Blocks until done; idempotent.
