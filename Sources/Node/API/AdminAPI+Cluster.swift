@@ -107,7 +107,7 @@ extension AdminAPI {
         let certificate = controller.tls.certificate
         controller.raft.loop.execute {
             // Names are resolved on the Raft loop, where the state lives.
-            let (status, links) = controller.raft.statusOnLoop
+            let (status, links) = controller.raft.settledStatusOnLoop
             let core = status.core
             let state = controller.machine.state
             let ids = core.conf.voters.union(core.conf.learners).sorted()

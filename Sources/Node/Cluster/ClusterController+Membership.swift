@@ -93,11 +93,12 @@ extension ClusterController {
         return config.members.first { NodeIdentity.raftID($0.id) == id }?.id ?? String(id)
     }
 
-    /// Raft status, links and the state, taken together on the Raft loop.
+    /// Raft status, links and the state, taken together on the Raft loop once this
+    /// iteration's held inputs are processed (`RaftHost.settledStatusOnLoop`).
     func inspect(_ body: @escaping @Sendable (RaftDriverStatus, [String], ControlState) -> Void) {
         nonisolated(unsafe) let machine = self.machine
         raft.loop.execute { [self] in
-            let (status, links) = raft.statusOnLoop
+            let (status, links) = raft.settledStatusOnLoop
             body(status, links, machine.state)
         }
     }

@@ -11,6 +11,12 @@ import Tunnel
 /// (POST, DELETE) that fails after it was sent is never retried elsewhere: it may have
 /// applied, and the error says so. Reads (and login) may move on at any point.
 ///
+/// A connection that fails before anything was sent (refused, or closed during the TLS
+/// handshake — what a load balancer does for a moment while it has no healthy node, or
+/// when it cuts the connections of a node it just marked down) costs nothing to try
+/// again: when every server failed that way, the list is tried twice more, after 100 ms
+/// and 300 ms. A server that timed out ends that (the next round would only wait again).
+///
 /// Threading: one thread; every call blocks.
 final class CtlClient {
     /// One node's HTTPS address.
@@ -206,21 +212,49 @@ final class CtlClient {
     ) throws(CtlError) -> (Server, HTTPClientResponse) {
         var request = request
         if let bearer { request.headers.add(name: "Authorization", value: bearer) }
-        var failures: [String] = []
+        var failures: [String: String] = [:]  // the latest per server
+        var timedOut = false
+        func failed(_ server: Server, _ why: String, timeout: Bool) {
+            failures[server.url] = why
+            timedOut = timedOut || timeout
+        }
+        for round in 0..<Self.probePausesMillis.count + 1 {
+            if round > 0 {
+                guard !timedOut else { break }
+                usleep(UInt32(Self.probePausesMillis[round - 1]) * 1000)
+            }
+            if let answer = try exchangeRound(request, changes: changes, retryable: retryable, send: send, failed: failed) {
+                return answer
+            }
+        }
+        throw CtlError("no server answered: " + servers.compactMap { s in failures[s.url].map { "\(s.url): \($0)" } }
+            .joined(separator: "; "))
+    }
+
+    /// Pauses before the second and third pass over the servers (see the type's comment).
+    static let probePausesMillis = [100, 300]
+
+    /// One pass over the servers: the answer, or nil when every server failed before the
+    /// request was sent (or, for reads, after); throws when a change was sent and got no answer.
+    private func exchangeRound(
+        _ request: HTTPClientRequest, changes: Bool, retryable: () -> Bool,
+        send: (HTTPClient, HTTPClientRequest) throws(HTTPClientError) -> HTTPClientResponse,
+        failed: (Server, String, _ timeout: Bool) -> Void
+    ) throws(CtlError) -> (Server, HTTPClientResponse)? {
         for (index, server) in servers.enumerated() {
             let client = HTTPClient(host: server.host, port: server.port, tls: tls, timeoutMillis: timeoutMillis)
             defer { client.close() }
             do {
                 _ = try client.send(HTTPClientRequest(path: "/healthz"))
             } catch {
-                failures.append("\(server.url): \(error.message)")
+                failed(server, error.message, error.code == .timeout)
                 continue
             }
             do {
                 let response = try send(client, request)
                 let last = index == servers.count - 1
                 if !changes && response.status.code == 503 && !last {
-                    failures.append("\(server.url): 503 \(Self.errorText(response.body) ?? "unavailable")")
+                    failed(server, "503 \(Self.errorText(response.body) ?? "unavailable")", false)
                     continue
                 }
                 return (server, response)
@@ -233,10 +267,10 @@ final class CtlClient {
                 guard retryable() else {
                     throw CtlError("the download from \(server.url) was cut off (\(error.message)); start it again")
                 }
-                failures.append("\(server.url): \(error.message)")
+                failed(server, error.message, error.code == .timeout)
             }
         }
-        throw CtlError("no server answered: " + failures.joined(separator: "; "))
+        return nil
     }
 
     /// Throws the API error in `body` unless `status` is 2xx.

@@ -6,9 +6,20 @@
 /// `timeoutMillis`. It does not use the event loop.
 ///
 /// Reuse: the connection stays open between calls unless the server says `Connection:
-/// close` or delimits a body by closing. A request on a reused connection that the
-/// server had closed while idle (nothing of a response arrived) is retried once on a
-/// new connection — for any method, since a server that sent nothing did not act on it.
+/// close` or delimits a body by closing; one the server closed while idle is noticed
+/// before the next request (`isUnusable`) and replaced. When a request on a reused
+/// connection still fails before any byte of a response (the server closed it just as
+/// the request went out), it is sent once more on a new connection only when that is
+/// safe (RFC 9112 §9.3.1):
+/// - the request never left completely (the write failed: no server acted on half a request);
+/// - the server closed cleanly, with TLS close_notify (plain HTTP has no such signal) — Warren's server does that between
+///   requests only and reads nothing after it (`HTTPServerConnection`), so the request
+///   was not read;
+/// - the method is safe (GET, HEAD, OPTIONS).
+/// Otherwise — a POST or DELETE met by a reset or a bare FIN, as when a node stops or a
+/// load balancer cuts the connection — the request may have been acted on, and the error
+/// (`.io`, "connection closed before a response") is the caller's to judge: retrying it
+/// blindly could apply a change twice.
 public final class HTTPClient {
     public let host: String
     public let port: UInt16
@@ -87,29 +98,63 @@ public final class HTTPClient {
         let reused = transport != nil
         do {
             return try attempt(head, request, body: body)
-        } catch let error where reused && failedBeforeResponse {
-            _ = error  // the server closed the idle connection as we sent: retry once
+        } catch let error where reused && lastFailure.allowsResend(request.method) {
+            _ = error  // the server closed the kept-alive connection as we sent: once more
             return try attempt(head, request, body: body)
         }
     }
 
-    /// Set by `attempt`: the last failure happened before any byte of a response arrived.
-    private var failedBeforeResponse = false
+    /// How the last attempt failed, as far as resending is concerned.
+    enum FailureKind: Equatable {
+        /// Not a failure a resend could mend (a response began, a timeout, bad input…).
+        case other
+        /// The request's last byte never reached the kernel: no server saw all of it.
+        case notSent
+        /// No response byte, and the server's close_notify arrived: it closed cleanly
+        /// without reading the request (Warren's server's promise).
+        case closedCleanly
+        /// No response byte, and the connection ended without close_notify (reset, bare
+        /// FIN): the server may have read and acted on the request.
+        case closedAbruptly
+
+        /// Whether a request with `method` may be sent again after this failure.
+        func allowsResend(_ method: String) -> Bool {
+            switch self {
+            case .notSent, .closedCleanly: true
+            case .closedAbruptly: HTTPClient.safeMethods.contains(method)
+            case .other: false
+            }
+        }
+    }
+
+    /// Methods that change nothing on the server (RFC 9110 §9.2.1), resent after any close.
+    static let safeMethods: Set<String> = ["GET", "HEAD", "OPTIONS"]
+
+    /// Set by `attempt`.
+    private(set) var lastFailure = FailureKind.other
 
     private func attempt(_ head: [UInt8], _ request: HTTPClientRequest,
                          body: ([UInt8]) throws(HTTPClientError) -> Void) throws(HTTPClientError)
         -> HTTPClientResponse
     {
-        failedBeforeResponse = false
+        lastFailure = .other
         let transport = try connected()
         do {
             try transport.write(head + request.body)
+        } catch {
+            lastFailure = .notSent
+            close()
+            throw error
+        }
+        do {
             let result = try reader.readResponse(
                 from: transport, isHead: request.method == "HEAD", headBytesMax: responseHeadBytesMax, body: body)
             if !result.keepAlive { close() }
             return result.response
         } catch {
-            failedBeforeResponse = error.code == .io && !reader.sawResponseBytes
+            if error.code == .io && !reader.sawResponseBytes {
+                lastFailure = transport.receivedCloseNotify ? .closedCleanly : .closedAbruptly
+            }
             close()
             throw error
         }

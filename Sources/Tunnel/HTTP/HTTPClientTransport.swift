@@ -12,6 +12,13 @@ final class HTTPClientTransport {
     let peer: String
     let timeoutMillis: Int32
     private var closed = false
+    /// True once the server's TLS close_notify arrived: it closed cleanly (not a reset, not
+    /// a bare FIN). Warren's server closes a connection cleanly between requests only, so
+    /// with no byte of a response seen this means the request was not read (`HTTPClient`).
+    private(set) var receivedCloseNotify = false
+    /// Bytes the kernel took from this side so far (handshake included): a write that
+    /// failed without moving it sent nothing.
+    private(set) var bytesSent = 0
 
     /// Ciphertext read size (one TLS record is at most ~16 KiB; several per read).
     static let readChunkBytes = 64 * 1024
@@ -81,6 +88,13 @@ final class HTTPClientTransport {
                 try readCiphertext("the TLS handshake")
             case .failed(let error):
                 try? flushCiphertext()  // the alert tells the server why
+                if tls.peerClosedTransport && error.code == .closed {
+                    // No alert, just the end of the stream: nobody refused anything in TLS.
+                    throw HTTPClientError(
+                        .tls,
+                        "TLS handshake with \(peer): the connection was closed before the handshake finished "
+                            + "(the server, or a load balancer with no healthy server behind it, dropped it)")
+                }
                 throw HTTPClientError(.tls, "TLS handshake with \(peer): \(error.message)")
             }
         }
@@ -147,7 +161,9 @@ final class HTTPClientTransport {
         while true {
             switch tls.read(into: buffer) {
             case .bytes(let n): return n
-            case .closeNotify: return 0
+            case .closeNotify:
+                receivedCloseNotify = true
+                return 0
             case .needMoreInput:
                 try flushCiphertext()  // post-handshake messages (key update, tickets)
                 if tls.peerClosedTransport { return 0 }
@@ -174,7 +190,10 @@ final class HTTPClientTransport {
     private func sendSome(_ bytes: UnsafeRawBufferPointer) throws(HTTPClientError) -> Int {
         while true {
             let n = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
-            if n >= 0 { return n }
+            if n >= 0 {
+                bytesSent += n
+                return n
+            }
             guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else { throw posixError("write to") }
             try wait(for: Int16(POLLOUT), "sending to \(peer)")
         }

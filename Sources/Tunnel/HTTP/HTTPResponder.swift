@@ -58,6 +58,8 @@ public final class HTTPResponder: Sendable {
         let closing = closeAfterResponse
         let omitBody = isHead
         onLoop { owner in
+            // A server stopping gracefully says so in the response it still gives.
+            let closing = closing || owner.draining
             owner.write(response.serialized(closing: closing, omittingBody: omitBody))
             owner.responseComplete(closing: closing)
         }

@@ -16,7 +16,9 @@ import Glibc
 /// in request order. A malformed request is answered with its status (400, 413, 414,
 /// 431, 501, 505) and `{"error":{"code":…,"message":…}}`, then the connection closes; so
 /// does a request head not complete within `limits.headerTimeoutNanos` (408). A kept-alive
-/// connection idle for `limits.idleTimeoutNanos` between requests is closed silently.
+/// connection idle for `limits.idleTimeoutNanos` between requests is closed cleanly (TLS
+/// close_notify, then FIN) without a response: nothing sent on it afterwards is read, so
+/// a client may resend a request that met that close (see `HTTPServerConnection`).
 ///
 /// Upgrade hand-off: `HTTPResponder.upgradeToWebSocket` (Sources/Tunnel/WebSocket)
 /// writes the 101, marks the `HTTPServerConnection` upgraded (no more parsing, timers
@@ -107,9 +109,27 @@ public final class HTTPServer: Sendable {
         port = boundPort
     }
 
-    /// Stops accepting and closes every open connection (in-flight responses are
-    /// dropped). Call before shutting the group down.
-    public func stop() {
+    /// Stops accepting and closes every open connection. Call before shutting the group
+    /// down. With `graceMillis` > 0 it first stops gracefully: idle connections close
+    /// cleanly at once (close_notify: their clients know nothing more was read), requests
+    /// in progress are answered with `Connection: close` and their connections closed, and
+    /// it waits — at most `graceMillis` — until none is left busy; upgraded connections
+    /// (WebSockets) close at once either way. Whatever remains then is closed at once
+    /// (in-flight responses dropped, no close_notify), as `stop()` without grace does.
+    public func stop(graceMillis: Int = 0) {
+        if graceMillis > 0 {
+            for (i, loop) in group.loops.enumerated() {
+                _ = try? Relay.onLoop(loop) { [loopStates] in loopStates[i].drain() }
+            }
+            let deadline = MonotonicClock.nowNanos() + UInt64(graceMillis) * 1_000_000
+            while MonotonicClock.nowNanos() < deadline {
+                let busy = group.loops.indices.reduce(0) { total, i in
+                    total + ((try? Relay.onLoop(group.loops[i]) { [loopStates] in loopStates[i].busyCount }) ?? 0)
+                }
+                if busy == 0 { break }
+                usleep(5_000)  // a bounded wait for requests in progress, checked on their loops
+            }
+        }
         for (i, loop) in group.loops.enumerated() {
             _ = try? Relay.onLoop(loop) { [loopStates] in loopStates[i].stop() }
         }
@@ -187,6 +207,20 @@ final class HTTPServerLoop {
         listener?.close()
         listener = nil
         for connection in connections.values { connection.closeNow() }
+    }
+
+    /// Graceful stop, first step: no new connections; each open one drains.
+    func drain() {
+        loop.assertInEventLoop()
+        listener?.close()
+        listener = nil
+        for connection in connections.values { connection.drain() }
+    }
+
+    /// Connections a graceful stop still waits for (`HTTPServerConnection.isBusy`).
+    var busyCount: Int {
+        loop.assertInEventLoop()
+        return connections.values.reduce(0) { $0 + ($1.isBusy ? 1 : 0) }
     }
 
     /// `HOST:PORT` of the peer of an accepted socket ("" when the kernel cannot say).

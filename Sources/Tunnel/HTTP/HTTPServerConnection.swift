@@ -10,6 +10,14 @@
 /// Upgrade hand-off (`upgrade(head:start:)`): from `handling` to `upgraded`, in which
 /// this object no longer parses and `connection.delegate` belongs to the new protocol
 /// (a WebSocket), which reports the close back so the server's accounting stays right.
+///
+/// Clean closes (TLS close_notify, then FIN) and what they promise: the server closes a
+/// kept-alive connection between requests (idle timeout, graceful stop) only cleanly, and
+/// from `closing` on it never parses another byte. So a client that sees close_notify
+/// before any byte of a response knows its request was not acted on and may send it again
+/// on a new connection, whatever the method (`HTTPClient` does). A connection with a
+/// request in progress is never closed cleanly before its response: it is answered, or
+/// (server stopped without grace, client gone) cut off without close_notify.
 final class HTTPServerConnection: ConnectionDelegate {
     private enum Phase { case reading, handling, closing, upgraded, closed }
 
@@ -24,6 +32,8 @@ final class HTTPServerConnection: ConnectionDelegate {
     /// a 500 from its deinit). Invariant: nil in every other phase.
     private weak var responder: HTTPResponder?
     private var peerClosed = false
+    /// The server is stopping gracefully: close after the response in progress, if any.
+    private(set) var draining = false
     private var headerTimer: TimerHandle?
     private var idleTimer: TimerHandle?
     private var lingerTimer: TimerHandle?
@@ -52,6 +62,29 @@ final class HTTPServerConnection: ConnectionDelegate {
 
     /// Closes at once, dropping unsent output (server stop).
     func closeNow() { connection.close() }
+
+    /// Graceful stop: an idle connection closes cleanly now; one with a request in progress
+    /// answers it (with `Connection: close`) and then closes; an upgraded one (a WebSocket,
+    /// owned by its protocol) is closed at once, as `stop()` always did.
+    func drain() {
+        draining = true
+        switch phase {
+        case .reading where !parser.isMidRequest: beginClosing()
+        case .upgraded: connection.close()
+        case .reading, .handling, .closing, .closed: break
+        }
+    }
+
+    /// True while the graceful stop should wait for this connection: a request in
+    /// progress, or a response still being flushed before the clean close.
+    var isBusy: Bool {
+        switch phase {
+        case .handling: true
+        case .reading: parser.isMidRequest
+        case .closing: connection.pendingBytes > 0
+        case .upgraded, .closed: false
+        }
+    }
 
     // MARK: ConnectionDelegate
 
@@ -187,7 +220,7 @@ final class HTTPServerConnection: ConnectionDelegate {
         guard phase == .handling else { return }
         responder = nil
         shared.statistics.requestsServed.increment()
-        if closing || peerClosed {
+        if closing || peerClosed || draining {
             beginClosing()
             return
         }
@@ -244,12 +277,15 @@ final class HTTPServerConnection: ConnectionDelegate {
         }
     }
 
+    /// Between requests, after `idleTimeoutNanos`: a clean close (close_notify, FIN, then
+    /// the lingering close), never a bare close — a client that sends its next request as
+    /// the timer fires must be able to tell "not read" from "lost" (see the type's comment).
     private func armIdleTimer() {
         idleTimer?.cancel()
         let timeout = shared.configuration.limits.idleTimeoutNanos
         idleTimer = after(timeout) { [weak self] in
             guard let self, self.phase == .reading, !self.parser.isMidRequest else { return }
-            self.connection.close()
+            self.beginClosing()
         }
     }
 }

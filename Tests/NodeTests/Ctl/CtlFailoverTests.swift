@@ -26,7 +26,12 @@ private final class FakeNode: Sendable {
     let record = Record()
     var seen: [String] { record.seen.withLock { $0 } }
 
-    init(_ behaviour: Behaviour, pki: String) throws {
+    /// `dropFirst`: the first that many connections are closed as they arrive, before the
+    /// TLS handshake — what a load balancer does while it has no healthy server (the
+    /// node's PROXY-header check does the closing: those connections come from a "trusted
+    /// balancer" that sent no header).
+    init(_ behaviour: Behaviour, pki: String, dropFirst: Int = 0) throws {
+        let accepted = Atomic<Int>(0)
         var tls = try TLSConfiguration.files(
             certificate: "\(pki)/n1.pem", key: "\(pki)/n1-key.pem", ca: "\(pki)/ca.pem")
         tls.clientAuth = .optional
@@ -35,7 +40,8 @@ private final class FakeNode: Sendable {
         server = try HTTPServer(
             configuration: .init(
                 listen: try SocketAddress(parsing: "127.0.0.1:0"),
-                tls: TLSContextProvider(try TLSContext(tls, side: .server))),
+                tls: TLSContextProvider(try TLSContext(tls, side: .server)),
+                proxyProtocolFrom: { _ in accepted.add(1, ordering: .relaxed).newValue <= dropFirst }),
             group: group
         ) { request, responder in
             if request.path == "/healthz" { return responder.respond(.text("ok\n")) }
@@ -120,6 +126,25 @@ struct CtlFailoverTests {
         #expect(error?.status == 503 && error?.apiCode == "unavailable")
         #expect(error?.message.contains("the change may still be applied") == true)
         #expect(healthy.seen.isEmpty)
+    }
+
+    @Test func aBalancerDroppingConnectionsForAMomentIsTriedAgainAndTheChangeAppliesOnce() throws {
+        defer { try? FileManager.default.removeItem(atPath: pki) }
+        let balancer = try FakeNode(.answer, pki: pki, dropFirst: 2)
+        defer { balancer.stop() }
+        let bytes = try client([balancer]).call("POST", "/v1/tunnels", body: ["name": "x"])
+        #expect(String(decoding: bytes, as: UTF8.self) == #"{"message":"done"}"#)
+        #expect(balancer.seen == ["POST /v1/tunnels"])
+        #expect(balancer.server.statistics.proxyHeaderFailures.load == 2)
+
+        // Dropped every time: the error names the handshake close, once.
+        let gone = try FakeNode(.answer, pki: pki, dropFirst: 100)
+        defer { gone.stop() }
+        let error = #expect(throws: CtlError.self) { try client([gone]).call("POST", "/v1/tunnels", body: ["name": "x"]) }
+        #expect(error?.message.contains("no server answered: \(gone.url): TLS handshake with") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("the connection was closed before the handshake finished") == true)
+        #expect(gone.seen.isEmpty)
+        #expect(gone.server.statistics.proxyHeaderFailures.load == 3)
     }
 
     @Test func aServerWithAnUntrustedCertificateIsSkippedBeforeAnythingIsSent() throws {
