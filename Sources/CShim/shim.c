@@ -157,18 +157,28 @@ static long warren_nanos_since(const struct timespec *start) {
 }
 
 int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms,
-                               long spin_ns) {
+                               long spin_ns, long gap_ns, int *descheduled) {
+    *descheduled = 0;
     if (timeout_ms >= 0 && spin_ns > (long)timeout_ms * 1000000L) spin_ns = (long)timeout_ms * 1000000L;
     if (spin_ns > 0) {
-        struct timespec start;
+        struct timespec start, last;
         clock_gettime(CLOCK_MONOTONIC, &start);
-        do {
+        last = start;
+        for (;;) {
             int n = warren_epoll_wait(epfd, tokens, events, max, 0);
             if (n != 0) return n;
-            /* Whatever else is runnable on this CPU goes first: the spin only uses time
+            /* Whatever else is runnable on this CPU goes first: the poll only uses time
                that would otherwise be idle. */
             sched_yield();
-        } while (warren_nanos_since(&start) < spin_ns);
+            if (warren_nanos_since(&start) >= spin_ns) break;
+            /* Off the CPU for longer than a peer's turn: something else wants it, and a
+               poller queued behind it answers later than a sleeper woken for the event. */
+            if (warren_nanos_since(&last) > gap_ns) {
+                *descheduled = 1;
+                break;
+            }
+            clock_gettime(CLOCK_MONOTONIC, &last);
+        }
     }
     return warren_epoll_wait(epfd, tokens, events, max, timeout_ms);
 }

@@ -55,6 +55,12 @@ public final class EventLoop: @unchecked Sendable {
     /// 50 µs: longer than a loopback round trip through two relays when the CPUs stay
     /// awake (~40 µs here), far shorter than the scheduler's time slice.
     public static let defaultBusyPollMicros = 50
+    /// A yield that kept the loop off its CPU this long means a thread doing real work
+    /// shares the CPU (peers in a request's path run for tens of µs; a time slice is ms).
+    static let busyPollGapNanos = 200_000
+    /// How long polling stays off after such a yield: a poller queued behind a busy
+    /// thread answers later than a sleeper that the event wakes (and may preempt it).
+    static let busyPollBackoffNanos: UInt64 = 100_000_000
 
     private static let wakeToken: UInt64 = .max
 
@@ -178,19 +184,26 @@ public final class EventLoop: @unchecked Sendable {
     /// sleeps. A request's answer usually comes back within tens of microseconds; a
     /// loop that slept meanwhile lets its CPU halt, and on a virtual machine waking a
     /// halted vCPU costs more than the whole hop (the 64-byte round trip through a
-    /// relay pair falls from ~100 µs to ~40 µs here). Bounded: a loop spins at most
-    /// `busyPollNanos` per wake-up that found work, never past its next timer, and a
-    /// loop woken only by a timer, or idle, sleeps at once.
+    /// relay pair falls from ~100 µs to ~45 µs here). Bounded: a loop polls at most
+    /// `busyPollNanos` per wake-up that found work, never past its next timer; a loop
+    /// woken only by a timer, or idle, sleeps at once. On a CPU shared with busy threads
+    /// polling backs off (`busyPollBackoffNanos`): there it would make the loop wait
+    /// for their time slices instead of being woken ahead of them.
     public func run() {
         loopThread.store(UInt(pthread_self()), ordering: .relaxed)
         var tokens = [UInt64](repeating: 0, count: 256)
         var events = [UInt32](repeating: 0, count: 256)
         var foundWork = false
+        var pollingResumesAt: UInt64 = 0
+        var descheduled: Int32 = 0
         while !stopRequested.load(ordering: .acquiring) {
-            let timeoutMs = timers.millisecondsUntilNext(now: MonotonicClock.nowNanos())
+            let now = MonotonicClock.nowNanos()
+            let timeoutMs = timers.millisecondsUntilNext(now: now)
+            let poll = foundWork && busyPollNanos > 0 && now >= pollingResumesAt ? busyPollNanos : 0
             let n = warren_epoll_wait_spinning(
-                epollFD, &tokens, &events, 256, timeoutMs, foundWork ? busyPollNanos : 0)
+                epollFD, &tokens, &events, 256, timeoutMs, poll, Self.busyPollGapNanos, &descheduled)
             if n < 0 && warren_errno() != EINTR { break }
+            if descheduled != 0 { pollingResumesAt = MonotonicClock.nowNanos() &+ Self.busyPollBackoffNanos }
             foundWork = n > 0
             for i in 0..<max(0, Int(n)) {
                 let token = tokens[i]
