@@ -10,8 +10,10 @@ set -euo pipefail
 pki=$WARREN_PKI
 mux=()
 [ "${WARREN_RELAY_MUX:-0}" = 1 ] && mux=(--mux)
-server_flags=(--tls-server --ca "$pki/ca.pem" --cert "$pki/n1.pem" --key "$pki/n1-key.pem" ${WARREN_RESUME:+--resume} "${mux[@]}")
-client_flags=(--tls-client --ca "$pki/ca.pem" --cert "$pki/n2.pem" --key "$pki/n2-key.pem" ${WARREN_RESUME:+--resume} "${mux[@]}")
+# WARREN_BUSY_POLL_US (optional): the relays' --busy-poll-us, for A/B runs.
+poll=(${WARREN_BUSY_POLL_US:+--busy-poll-us "$WARREN_BUSY_POLL_US"})
+server_flags=(--tls-server --ca "$pki/ca.pem" --cert "$pki/n1.pem" --key "$pki/n1-key.pem" ${WARREN_RESUME:+--resume} "${mux[@]}" "${poll[@]}")
+client_flags=(--tls-client --ca "$pki/ca.pem" --cert "$pki/n2.pem" --key "$pki/n2-key.pem" ${WARREN_RESUME:+--resume} "${mux[@]}" "${poll[@]}")
 pids=()
 for pair in "$EXT_IPERF_PORT:$IPERF_PORT" "$EXT_ECHO_PORT:$ECHO_PORT"; do
   front=${pair%%:*} target=${pair##*:} back=$(( ${pair%%:*} + 100 ))
