@@ -77,7 +77,9 @@ final class NodeServer: @unchecked Sendable {
         // Reactions to committed changes, on the Raft loop, in log order.
         let raftLoop = raft.loop
         raft.onLoopBlocking { [self] in
-            machine.driverExecutor = { body in raftLoop.execute(body) }
+            let raft = self.raft
+            machine.driverExecutor = { body in raftLoop.execute { raft.timed("snapshot done", body) } }
+            machine.onSnapshotStarted = { index in log.info("snapshot started", ["index": "\(index)"]) }
             machine.onSnapshotEncoded = { bytes, nanos in
                 log.info("snapshot encoded", ["bytes": "\(bytes)", "cpuMs": "\(nanos / 1_000_000)"])
             }
@@ -123,19 +125,7 @@ final class NodeServer: @unchecked Sendable {
             }
             dutiesTimer = raft.loop.scheduleRepeating(everyNanos: 200_000_000) { [weak self] in
                 guard let self else { return }
-                leaderDuties()
-                // Also after a snapshot install, which applies no command: the trust, the
-                // JWT key and the users may all have moved with it.
-                syncTrust()
-                if machine.restores != authRestores {
-                    authRestores = machine.restores
-                    authenticator.update(machine.state.jwtKey)
-                    authenticator.updateUsers(machine.state.users)
-                }
-                // Every node enforces expiry on its own clock too, before the leader's
-                // committed expiry arrives (and while cut off from it).
-                if machine.restores != hubViewRestores { hubViewStale = true }
-                reconcileHub(refreshingView: hubViewStale)
+                raft.timed("duties") { dutiesTick() }
             }
         }
         let api = self.api
@@ -212,6 +202,24 @@ final class NodeServer: @unchecked Sendable {
             hubViewStale = false
             hubViewRestores = machine.restores
         }
+    }
+
+    /// The 200 ms duties of the Raft loop: the leader's, trust and users after a snapshot
+    /// install, and the hub's reconcile. Raft loop only.
+    private func dutiesTick() {
+        leaderDuties()
+        // Also after a snapshot install, which applies no command: the trust, the
+        // JWT key and the users may all have moved with it.
+        syncTrust()
+        if machine.restores != authRestores {
+            authRestores = machine.restores
+            authenticator.update(machine.state.jwtKey)
+            authenticator.updateUsers(machine.state.users)
+        }
+        // Every node enforces expiry on its own clock too, before the leader's
+        // committed expiry arrives (and while cut off from it).
+        if machine.restores != hubViewRestores { hubViewStale = true }
+        reconcileHub(refreshingView: hubViewStale)
     }
 
     private func leaderDuties() {

@@ -24,6 +24,13 @@ final class RaftHost: @unchecked Sendable {
     private var tickTimer: TimerHandle?
     private var flushScheduled = false
     private let applied: AppliedIndexTracker
+    /// Times the loop's work; see `timed` and `RaftLoopProbe`.
+    private let probe = RaftLoopProbe()
+    /// When the last tick ran (monotonic ns; 0 before the first), to log a late one.
+    private var lastTickNanos: UInt64 = 0
+    /// When this member last heard its leader (monotonic ns; 0: not yet), to log a silence.
+    private var leaderHeardNanos: UInt64 = 0
+    private let tickNanos: UInt64
     private var waiters: [(index: UInt64, completion: () -> Void)] = []
     /// The bound peer port (useful when configured as 0).
     private(set) var peerPort: UInt16 = 0
@@ -68,7 +75,8 @@ final class RaftHost: @unchecked Sendable {
         group = try EventLoopGroup(loopCount: 1)
         loop = group.loops[0]
         self.stateMachine = stateMachine
-        applied = AppliedIndexTracker(stateMachine)
+        applied = AppliedIndexTracker(stateMachine, probe: probe)
+        tickNanos = UInt64(settings.tickMillis) * 1_000_000
         // The data dir holds the only copy of acknowledged writes: owner-only.
         try FileManager.default.createDirectory(
             atPath: settings.dataDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -89,7 +97,8 @@ final class RaftHost: @unchecked Sendable {
                 options.snapshotEveryEntries = UInt64(settings.snapshotEveryEntries)
                 options.snapshotLogRatio = Double(settings.snapshotLogPercent) / 100
                 driver = try RaftDriver(
-                    config: config, store: store, transport: transport, stateMachine: applied, options: options)
+                    config: config, store: TimedLogStore(store, probe: probe),
+                    transport: TimedTransport(transport, probe: probe), stateMachine: applied, options: options)
                 applied.onApplied = { [weak self] index in self?.releaseWaiters(upTo: index) }
                 listener = try FrameListener(
                     .init(address: settings.peerListen, tls: serverTLS), loop: loop,
@@ -217,7 +226,14 @@ final class RaftHost: @unchecked Sendable {
     private var lastSeen: (role: RaftRole, term: UInt64, leader: NodeID) = (.follower, 0, 0)
 
     private func tick() {
-        driver.tick()
+        let now = MonotonicClock.nowNanos()
+        // A tick far behind its period means something held the loop (logged as it ended
+        // if it was a timed task; this catches the rest) and heartbeats waited as long.
+        if lastTickNanos != 0, now &- lastTickNanos >= RaftLoopProbe.slowNanos {
+            log.warn("raft loop late", ["tickGapMs": RaftLoopProbe.ms(now &- lastTickNanos)])
+        }
+        lastTickNanos = now
+        timed("tick") { driver.tick() }
         let isCutOff = driver.ticksSinceLeaderContact >= 3 * electionTicks
         if isCutOff != cutOff {
             cutOff = isCutOff
@@ -244,8 +260,37 @@ final class RaftHost: @unchecked Sendable {
             log.warn("raft frame with a foreign sender or recipient dropped", ["peer": peer.name])
             return
         }
+        noteLeaderContact(message)
         driver.receive(message)
         scheduleFlush()
+    }
+
+    /// Logs a follower's long silence from its leader (what makes it stand for election:
+    /// one election timeout, 150–300 ms by default) when the leader is heard again.
+    private func noteLeaderContact(_ message: Message) {
+        guard message.kind == .append || message.kind == .heartbeat || message.kind == .installSnapshot else { return }
+        let now = MonotonicClock.nowNanos()
+        if leaderHeardNanos != 0, now &- leaderHeardNanos >= 2 * RaftLoopProbe.slowNanos {
+            log.warn(
+                "raft leader silent",
+                ["gapMs": RaftLoopProbe.ms(now &- leaderHeardNanos), "from": transport.name(of: message.from) ?? "?"])
+        }
+        leaderHeardNanos = now
+    }
+
+    /// Runs one piece of loop work and logs it, with the probe's breakdown, when it held
+    /// the loop for `RaftLoopProbe.slowNanos` or more. Raft loop only.
+    func timed(_ what: String, _ body: () -> Void) {
+        probe.reset()
+        let start = MonotonicClock.nowNanos()
+        body()
+        let took = MonotonicClock.nowNanos() &- start
+        guard took >= RaftLoopProbe.slowNanos else { return }
+        var fields = probe.fields
+        fields["in"] = what
+        fields["ms"] = RaftLoopProbe.ms(took)
+        fields["applied"] = "\(driver.appliedIndex)"
+        log.warn("raft loop slow", fields)
     }
 
     /// Inputs of this loop iteration share one Ready and one fsync: the flush runs after
@@ -255,7 +300,7 @@ final class RaftHost: @unchecked Sendable {
         flushScheduled = true
         loop.execute { [self] in
             flushScheduled = false
-            driver.flush()
+            timed("flush") { driver.flush() }
         }
     }
 
@@ -274,12 +319,18 @@ final class RaftHost: @unchecked Sendable {
 /// Wraps the application's state machine to learn the applied index as entries apply.
 private final class AppliedIndexTracker: RaftStateMachine {
     let inner: any RaftStateMachine
+    let probe: RaftLoopProbe
     var onApplied: ((UInt64) -> Void)?
-    init(_ inner: any RaftStateMachine) { self.inner = inner }
+    init(_ inner: any RaftStateMachine, probe: RaftLoopProbe) {
+        self.inner = inner
+        self.probe = probe
+    }
 
     func apply(_ entry: Entry) -> [UInt8] { apply(entry, resultWanted: true) }
     func apply(_ entry: Entry, resultWanted: Bool) -> [UInt8] {
+        let start = MonotonicClock.nowNanos()
         let result = inner.apply(entry, resultWanted: resultWanted)
+        probe.noteApply(index: entry.index, nanos: MonotonicClock.nowNanos() &- start)
         onApplied?(entry.index)
         return result
     }

@@ -15,9 +15,10 @@ struct ControlState: Codable, Equatable, Sendable {
     var clockMs: Int64 = 0
     /// Longest tunnel a `tunnel.create` may ask for, in seconds (`settings.set`).
     var tunnelDurationMaxSeconds: Int64 = ControlState.tunnelDurationMaxSecondsDefault
-    var tunnels: [String: TunnelRecord] = [:]
+    /// Sharded: grows by one per write (see `ShardedDictionary`).
+    var tunnels: ShardedDictionary<TunnelRecord> = [:]
     /// Connect tokens by tunnel id (one per tunnel).
-    var tokens: [String: ConnectToken] = [:]
+    var tokens: ShardedDictionary<ConnectToken> = [:]
     var mappings: [String: MappingRecord] = [:]
     var endpoints: [String: EndpointRecord] = [:]
     var forwards: [String: ForwardRule] = [:]

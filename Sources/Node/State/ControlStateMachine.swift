@@ -29,6 +29,9 @@ final class ControlStateMachine: RaftStateMachine {
     /// Told each background snapshot's size and encoding CPU time, on the driver's thread
     /// (the node logs it).
     var onSnapshotEncoded: ((_ bytes: Int, _ encodeNanos: UInt64) -> Void)?
+    /// Told when a background snapshot starts, with the applied index it captures, on the
+    /// driver's thread (the node logs it: the encoding ends much later).
+    var onSnapshotStarted: ((_ index: UInt64) -> Void)?
 
     init(state: ControlState = ControlState()) { self.state = state }
 
@@ -66,6 +69,7 @@ final class ControlStateMachine: RaftStateMachine {
     /// back on the driver's thread. Without an executor it encodes at once.
     func snapshotInBackground(completion: @escaping ([UInt8]) -> Void) {
         guard let driverExecutor else { return completion(snapshot()) }
+        onSnapshotStarted?(appliedIndex)
         let copy = state
         nonisolated(unsafe) let completion = completion
         nonisolated(unsafe) let report = onSnapshotEncoded
