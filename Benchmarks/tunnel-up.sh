@@ -13,8 +13,10 @@ trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT TERM
 # The node's own ports: WARREN_API_PORT / WARREN_PEER_PORT, else they follow the mapping
 # ports, so runs with different port sets never collide.
 api=${WARREN_API_PORT:-$((EXT_IPERF_PORT + 140))} peer=${WARREN_PEER_PORT:-$((EXT_IPERF_PORT + 150))}
+# WARREN_BUSY_POLL_US (optional): the node's and the connector's busy polling, for A/B runs.
+poll=${WARREN_BUSY_POLL_US:+\"busyPollMicros\": $WARREN_BUSY_POLL_US,}
 cat >"$work/n1.json" <<JSON
-{"id": "n1", "listen": {"api": "$HOST:$api", "peer": "$HOST:$peer"}, "mappingHost": "$HOST",
+{"id": "n1", $poll "listen": {"api": "$HOST:$api", "peer": "$HOST:$peer"}, "mappingHost": "$HOST",
  "members": [{"id": "n1", "api": "$HOST:$api", "peer": "$HOST:$peer"}]}
 JSON
 "$WARREN_BIN" node --config "$work/n1.json" --pki "$work/pki" --data-dir "$work/data" --log-level warn \
@@ -26,5 +28,6 @@ id=$(printf '%s' "$created" | python3 -c 'import json,sys; print(json.load(sys.s
 url=$(printf '%s' "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)["connectUrl"])')
 ctl mapping add "$id" --expose "$HOST:$IPERF_PORT" --listen "$EXT_IPERF_PORT" >/dev/null
 ctl mapping add "$id" --expose "$HOST:$ECHO_PORT" --listen "$EXT_ECHO_PORT" >/dev/null
-"$WARREN_BIN" connector --url "$url" --state-dir "$work/connector" --log-level warn 2>"$work/connector.log" & pids+=($!)
+"$WARREN_BIN" connector --url "$url" --state-dir "$work/connector" --log-level warn \
+  ${WARREN_BUSY_POLL_US:+--busy-poll-us "$WARREN_BUSY_POLL_US"} 2>"$work/connector.log" & pids+=($!)
 wait

@@ -2,11 +2,13 @@
 #include "CShim.h"
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <linux/filter.h>
 #include <unistd.h>
 
@@ -147,6 +149,28 @@ int warren_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int
     int n = epoll_wait(epfd, evs, max, timeout_ms);
     for (int i = 0; i < n; i++) { tokens[i] = evs[i].data.u64; events[i] = evs[i].events; }
     return n;
+}
+static long warren_nanos_since(const struct timespec *start) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000000000L + (now.tv_nsec - start->tv_nsec);
+}
+
+int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms,
+                               long spin_ns) {
+    if (timeout_ms >= 0 && spin_ns > (long)timeout_ms * 1000000L) spin_ns = (long)timeout_ms * 1000000L;
+    if (spin_ns > 0) {
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        do {
+            int n = warren_epoll_wait(epfd, tokens, events, max, 0);
+            if (n != 0) return n;
+            /* Whatever else is runnable on this CPU goes first: the spin only uses time
+               that would otherwise be idle. */
+            sched_yield();
+        } while (warren_nanos_since(&start) < spin_ns);
+    }
+    return warren_epoll_wait(epfd, tokens, events, max, timeout_ms);
 }
 int warren_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 int warren_eventfd_signal(int fd) { uint64_t one = 1; return (int)write(fd, &one, sizeof one); }

@@ -68,6 +68,10 @@ int warren_epoll_create(void);
 int warren_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 /// Copies ready events into two parallel arrays (epoll_event is packed on x86_64).
 int warren_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
+/// `warren_epoll_wait` that first polls (timeout 0) for up to `spin_ns` — never past
+/// `timeout_ms` — yielding the CPU between polls to any runnable thread, then blocks.
+int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms,
+                               long spin_ns);
 int warren_eventfd(void);
 int warren_eventfd_signal(int fd);
 int warren_eventfd_drain(int fd);

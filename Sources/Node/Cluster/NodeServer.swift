@@ -56,11 +56,13 @@ final class NodeServer: @unchecked Sendable {
             initialVoters: config.join ? [] : config.members.map { NodeIdentity.raftID($0.id) }, peers: peers,
             tickMillis: config.raft.tickMillis, electionTicks: config.raft.electionTicks,
             heartbeatTicks: config.raft.heartbeatTicks, snapshotEveryEntries: config.raft.snapshotEveryEntries,
-            snapshotLogPercent: config.raft.snapshotLogPercent)
+            snapshotLogPercent: config.raft.snapshotLogPercent, busyPollMicros: config.busyPollMicros)
         raft = try RaftHost(
             settings: settings, serverTLS: tls.peerServer, clientTLS: tls.peerClient, stateMachine: machine, log: log)
         controller = ClusterController(config: config, raft: raft, machine: machine, tls: tls, log: log)
-        group = try EventLoopGroup(loopCount: config.loops == 0 ? EventLoopGroup.defaultLoopCount : config.loops)
+        group = try EventLoopGroup(
+            loopCount: config.loops == 0 ? EventLoopGroup.defaultLoopCount : config.loops,
+            busyPollMicros: config.busyPollMicros)
         hub = TunnelHub(group: group, mappingHost: config.mappingHost, log: log, metrics: metrics)
         hub.nodeID = config.id
         hub.relayTLS = tls.apiClient

@@ -62,6 +62,8 @@ final class RaftHost: @unchecked Sendable {
         var heartbeatTicks: Int
         var snapshotEveryEntries: Int
         var snapshotLogPercent = 100
+        /// The Raft loop's busy polling (`EventLoop.run()`); 0 off.
+        var busyPollMicros = EventLoop.defaultBusyPollMicros
     }
 
     /// Recovers from `settings.dataDir` and starts the member: listening on the peer
@@ -72,7 +74,7 @@ final class RaftHost: @unchecked Sendable {
     ) throws {
         self.log = log
         selfID = NodeIdentity.raftID(settings.selfName)
-        group = try EventLoopGroup(loopCount: 1)
+        group = try EventLoopGroup(loopCount: 1, busyPollMicros: settings.busyPollMicros)
         loop = group.loops[0]
         self.stateMachine = stateMachine
         applied = AppliedIndexTracker(stateMachine, probe: probe)

@@ -34,6 +34,7 @@ enum ConnectorCommand: WarrenCommand {
             .value("proxy", "URL", "An HTTP CONNECT egress proxy, http://[USER:PASSWORD@]HOST:PORT (TLS stays end to end)."),
             .value("bind", "HOST", "Where publish mappings and remote forwards listen (default 127.0.0.1)."),
             .value("log-level", "LEVEL", "debug, info, warn or error (default info)."),
+            .value("busy-poll-us", "N", "Microseconds each event loop polls before sleeping after it found work (default \(EventLoop.defaultBusyPollMicros); 0 off)."),
         ])
 
     /// Exit status when the cluster ended the connector for good (closed, revoked).
@@ -75,7 +76,8 @@ enum ConnectorCommand: WarrenCommand {
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         let runtime = try ConnectorRuntime(
-            identity: identity, stateDir: stateDir, log: log, bindHost: bindHost, proxy: proxy)
+            identity: identity, stateDir: stateDir, log: log, bindHost: bindHost, proxy: proxy,
+            busyPollMicros: try args.int("busy-poll-us", default: EventLoop.defaultBusyPollMicros, in: 0...10_000))
         let blocked = signals
         Thread.detachNewThread {
             var set = blocked

@@ -40,6 +40,7 @@ enum RelayCommand: WarrenCommand {
             .value("key", "FILE", "This side's private key (PEM)."),
             .value("server-name", "NAME", "Name the target's certificate must carry (--tls-client)."),
             .value("loops", "N", "Event loop threads (default: one per core)."),
+            .value("busy-poll-us", "N", "Microseconds each event loop polls before sleeping after it found work (default \(EventLoop.defaultBusyPollMicros); 0 off)."),
             .list("peer-role", "ROLE", "Roles the peer certificate must name (node, admin, connector); default any."),
             .bool("resume", "TLS 1.3 session resumption (tickets): later handshakes skip certificates, as stunnel does."),
             .bool("mux", "Carry every connection as a stream over long-lived TLS links (set on both relays)."),
@@ -70,7 +71,8 @@ enum RelayCommand: WarrenCommand {
         let loops = try args.int("loops", default: EventLoopGroup.defaultLoopCount, in: 1...256)
 
         let signals = blockTerminationSignals()
-        let group = try EventLoopGroup(loopCount: loops)
+        let busyPoll = try args.int("busy-poll-us", default: EventLoop.defaultBusyPollMicros, in: 0...10_000)
+        let group = try EventLoopGroup(loopCount: loops, busyPollMicros: busyPoll)
         let port: UInt16
         let stop: () -> Void
         let served: () -> Int

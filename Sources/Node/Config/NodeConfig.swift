@@ -27,6 +27,9 @@ struct NodeConfig: Equatable {
     var maxTunnelSeconds: Int
     /// Event loop threads for the HTTPS port and mappings (0 = one per core).
     var loops: Int
+    /// How long every event loop (and the Raft loop) polls before sleeping after it found
+    /// work: `EventLoop.run()`. 0 turns busy polling off (less CPU, slower round trips).
+    var busyPollMicros = EventLoop.defaultBusyPollMicros
     /// Lifetime of the connector certificates this node signs (`certificates.connectorLifetimeSeconds`).
     var connectorCertificateSeconds: Int = NodeConfig.connectorCertificateSecondsDefault
 
@@ -140,6 +143,7 @@ struct NodeConfig: Equatable {
             try t.finish()
         }
         let loops = try top.int("loops", in: 0...256) ?? 0
+        let busyPollMicros = try top.int("busyPollMicros", in: 0...10_000) ?? EventLoop.defaultBusyPollMicros
         var connectorSeconds = connectorCertificateSecondsDefault
         if var c = try top.object("certificates") {
             connectorSeconds = try c.int("connectorLifetimeSeconds", in: 3...(90 * 24 * 3600)) ?? connectorSeconds
@@ -158,6 +162,7 @@ struct NodeConfig: Equatable {
             members: members, join: join, raft: raft, maxTunnelSeconds: maxTunnelSeconds, loops: loops,
             connectorCertificateSeconds: connectorSeconds)
         config.proxyProtocolFrom = proxies
+        config.busyPollMicros = busyPollMicros
         return config
     }
 

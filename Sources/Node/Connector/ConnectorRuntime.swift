@@ -42,12 +42,12 @@ final class ConnectorRuntime: @unchecked Sendable {
     /// - `bindHost`: where publish mappings' and remote forwards' listeners bind.
     /// - `proxy`: an HTTP CONNECT proxy for every connection to the cluster.
     init(identity: ConnectorIdentity, stateDir: String, log: NodeLog, bindHost: String = "127.0.0.1",
-         proxy: HTTPConnectProxy? = nil) throws {
+         proxy: HTTPConnectProxy? = nil, busyPollMicros: Int = EventLoop.defaultBusyPollMicros) throws {
         self.identity = identity
         self.stateDir = stateDir
         self.log = log
         self.proxy = proxy
-        group = try EventLoopGroup(loopCount: EventLoopGroup.defaultLoopCount)
+        group = try EventLoopGroup(loopCount: EventLoopGroup.defaultLoopCount, busyPollMicros: busyPollMicros)
         let certificate = try Certificate(pem: try PKIFile.readText(ConnectorIdentity.paths(stateDir).certificate))
         if let expired = ConnectorRenewal.expiredMessage(certificate, now: Int64(Date().timeIntervalSince1970)) {
             throw CommandError(expired)

@@ -12,10 +12,13 @@ public final class EventLoopGroup: Sendable {
     // Safe: written once in init, read-only afterwards (joined in shutdown).
     nonisolated(unsafe) private var threads: [pthread_t] = []
 
-    public init(loopCount: Int = EventLoopGroup.defaultLoopCount) throws(SocketError) {
+    /// `busyPollMicros`: how long each loop polls before sleeping after finding work
+    /// (`EventLoop.run()`); 0 turns busy polling off.
+    public init(loopCount: Int = EventLoopGroup.defaultLoopCount,
+                busyPollMicros: Int = EventLoop.defaultBusyPollMicros) throws(SocketError) {
         _ = warren_ignore_sigpipe()
         var made: [EventLoop] = []
-        for _ in 0..<max(1, loopCount) { made.append(try EventLoop()) }
+        for _ in 0..<max(1, loopCount) { made.append(try EventLoop(busyPollMicros: busyPollMicros)) }
         loops = made
         for loop in loops {
             let box = Unmanaged.passRetained(loop).toOpaque()

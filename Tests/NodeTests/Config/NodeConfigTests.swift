@@ -44,6 +44,13 @@ import Testing
         #expect(config.raft.snapshotLogPercent == 0 && config.raft.snapshotEveryEntries == 500)
     }
 
+    @Test func busyPollingDefaultsToFiftyMicrosecondsAndZeroTurnsItOff() throws {
+        #expect(try parse(Self.minimal).busyPollMicros == 50)
+        let off = try parse(
+            #"{"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}, "join": true, "busyPollMicros": 0}"#)
+        #expect(off.busyPollMicros == 0)
+    }
+
     @Test func proxyProtocolSourcesAreCIDRsAndNobodyByDefault() throws {
         #expect(try parse(Self.minimal).trustedProxyCheck == nil)
         let config = try parse(
@@ -114,6 +121,8 @@ import Testing
          ConfigError("members[1].id", "n1 is listed twice")),
         (#"{"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}, "members": [{"id": "n1", "api": "127.0.0.1:1", "peer": "127.0.0.1:2", "mappingHost": "here"}]}"#,
          ConfigError("members[0].mappingHost", "must be a numeric IPv4 or IPv6 address, not \"here\"")),
+        (#"{"id": "n1", "listen": {"api": "127.0.0.1:7441", "peer": "127.0.0.1:7451"}, "join": true, "busyPollMicros": -1}"#,
+         ConfigError("busyPollMicros", "must be between 0 and 10000, not -1")),
         (#"[1, 2]"#, ConfigError("the file", "must be a JSON object")),
     ])
     func badConfigsNameTheKey(json: String, expected: ConfigError) {

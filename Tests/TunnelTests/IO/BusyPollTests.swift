@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+import Synchronization
+import Testing
+@testable import Tunnel
+
+/// Busy polling (`EventLoop.run()`) must stay bounded: a loop polls for a while after it
+/// found work, then sleeps; a loop left idle costs no CPU.
+@Suite("Event loop: busy polling is bounded")
+struct BusyPollTests {
+    /// CPU time the loop's thread has used so far, in nanoseconds.
+    private static func cpuNanos(_ clock: clockid_t) -> Int {
+        var now = timespec()
+        clock_gettime(clock, &now)
+        return now.tv_sec * 1_000_000_000 + now.tv_nsec
+    }
+
+    @Test func aLoopThatFoundWorkSleepsOnceItsPollingRunsOut() throws {
+        // 2 ms of polling per wake-up: an unbounded spin would use hundreds of ms below.
+        let group = try EventLoopGroup(loopCount: 1, busyPollMicros: 2_000)
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        // Each onLoop wakes the loop through its eventfd: work found, so it polls after.
+        let clock = try Relay.onLoop(loop) { () -> clockid_t in
+            var clock = clockid_t()
+            pthread_getcpuclockid(pthread_self(), &clock)
+            return clock
+        }
+        for _ in 0..<5 { try Relay.onLoop(loop) {} }
+        let before = Self.cpuNanos(clock)
+        var pause = timespec(tv_sec: 0, tv_nsec: 500_000_000)
+        nanosleep(&pause, nil)  // the idle time under test, not a wait for an event
+        let used = Self.cpuNanos(clock) - before
+        #expect(used < 50_000_000, "the idle loop used \(used / 1_000_000) ms of CPU in 500 ms")
+        // Still serving: polling never stops the loop from blocking and waking again.
+        #expect(try Relay.onLoop(loop) { 42 } == 42)
+    }
+
+    @Test func zeroTurnsBusyPollingOff() throws {
+        let group = try EventLoopGroup(loopCount: 1, busyPollMicros: 0)
+        defer { group.shutdown() }
+        #expect(group.loops[0].busyPollNanos == 0)
+        #expect(try Relay.onLoop(group.loops[0]) { 7 } == 7)
+    }
+
+    @Test func theCallReturnsReadyEventsAndNeverPollsPastItsTimeout() throws {
+        let epfd = warren_epoll_create()
+        let efd = warren_eventfd()
+        defer { close(epfd); close(efd) }
+        #expect(warren_epoll_ctl(epfd, 1, efd, EpollEvents.readable, 77) == 0)
+        var tokens = [UInt64](repeating: 0, count: 4)
+        var events = [UInt32](repeating: 0, count: 4)
+        // Nothing ready and a zero timeout: returns at once, whatever the polling budget
+        // (a 10 s budget would hang the test if the clamp were missing).
+        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, 0, 10_000_000_000) == 0)
+        // Something ready: returned by the first poll.
+        _ = warren_eventfd_signal(efd)
+        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, -1, 10_000_000_000) == 1)
+        #expect(tokens[0] == 77)
+    }
+}
