@@ -285,12 +285,15 @@ final class RaftHost: @unchecked Sendable {
     func timed(_ what: String, _ body: () -> Void) {
         probe.reset()
         let start = MonotonicClock.nowNanos()
+        let cpuStart = RaftLoopProbe.threadCPUNanos()
         body()
         let took = MonotonicClock.nowNanos() &- start
         guard took >= RaftLoopProbe.slowNanos else { return }
         var fields = probe.fields
         fields["in"] = what
         fields["ms"] = RaftLoopProbe.ms(took)
+        // Far below `ms`: the thread waited (a core, the disk), it did not work.
+        fields["cpuMs"] = RaftLoopProbe.ms(RaftLoopProbe.threadCPUNanos() &- cpuStart)
         fields["applied"] = "\(driver.appliedIndex)"
         log.warn("raft loop slow", fields)
     }
