@@ -342,6 +342,12 @@ private final class AppliedIndexTracker: RaftStateMachine {
     }
     func snapshot() -> [UInt8] { inner.snapshot() }
     func snapshotInBackground(completion: @escaping ([UInt8]) -> Void) { inner.snapshotInBackground(completion: completion) }
+    func snapshotInBackground(
+        thenWrite write: @escaping @Sendable ([UInt8]) -> Result<WrittenSnapshot, any Error>,
+        completion: @escaping ([UInt8], Result<WrittenSnapshot, any Error>) -> Void
+    ) {
+        inner.snapshotInBackground(thenWrite: write, completion: completion)
+    }
     func restore(_ data: [UInt8], metadata: SnapshotMetadata) throws {
         try inner.restore(data, metadata: metadata)
         onApplied?(metadata.index)

@@ -90,6 +90,10 @@ final class TimedLogStore: RaftLogStore {
         try probe.time(\.snapshotSaveNanos) { try inner.saveSnapshot(metadata, data: data) }
     }
     func loadSnapshot() throws -> (metadata: SnapshotMetadata, data: [UInt8])? { try inner.loadSnapshot() }
+    var snapshotFileWriter: SnapshotFileWriter? { inner.snapshotFileWriter }
+    func installWrittenSnapshot(_ written: WrittenSnapshot) throws {
+        try probe.time(\.snapshotSaveNanos) { try inner.installWrittenSnapshot(written) }
+    }
 }
 
 /// The peer transport with `send` timed into a `RaftLoopProbe` (Raft loop only).
