@@ -117,6 +117,9 @@ extension RaftDriver {
     /// and compact the log. The state machine may produce the bytes in the background (a
     /// large state would otherwise stall the Raft thread past an election timeout); the
     /// point is fixed when it starts, and the log is compacted to it when the bytes arrive.
+    /// With a store that has a `snapshotFileWriter`, the file's write and fsync happen in
+    /// that background too (tens to hundreds of ms for a large state), and only the WAL
+    /// marker and the compaction run here (`finishSnapshot`).
     func maybeCompact() {
         let snapIndex = raft.status.snapshotIndex
         guard !snapshotInProgress, appliedIndex >= snapIndex + options.snapshotEveryEntries,
@@ -125,16 +128,39 @@ extension RaftDriver {
         else { return }
         snapshotInProgress = true
         appliedBytesSinceSnapshot = 0
-        stateMachine.snapshotInBackground { [weak self] data in
-            guard let self else { return }
-            snapshotInProgress = false
-            lastSnapshotBytes = data.count
-            guard stoppedReason == nil, raft.compact(to: point, data: data) else { return }
-            do {
-                try store.saveSnapshot(point, data: data)
-            } catch {
-                stop(reason: "storage: \(error)")
+        guard let writer = store.snapshotFileWriter else {
+            stateMachine.snapshotInBackground { [weak self] data in
+                self?.finishSnapshot(at: point, data: data, file: nil)
             }
+            return
+        }
+        stateMachine.snapshotInBackground(thenWrite: { data in Result { try writer.write(point, data: data) } }) {
+            [weak self] data, written in
+            self?.finishSnapshot(at: point, data: data, file: written)
+        }
+    }
+
+    /// A background snapshot's bytes are back (and, with `file`, written and synced):
+    /// compact the core, then record the snapshot in the store. Invariants: the core
+    /// compacts only to a point it applied, and the store drops WAL segments only after
+    /// the snapshot file that replaces them is durable — so a crash at any moment recovers
+    /// either the older snapshot plus the whole log, or this one plus the log after it.
+    /// If a newer snapshot arrived meanwhile (installed from the leader), the core refuses
+    /// the older point and the file stays an orphan the store's pruning removes.
+    func finishSnapshot(at point: SnapshotMetadata, data: [UInt8], file: Result<WrittenSnapshot, any Error>?) {
+        snapshotInProgress = false
+        lastSnapshotBytes = data.count
+        guard stoppedReason == nil else { return }
+        if case .failure(let error) = file { return stop(reason: "storage: \(error)") }
+        guard raft.compact(to: point, data: data) else { return }
+        do {
+            if case .success(let written) = file {
+                try store.installWrittenSnapshot(written)
+            } else {
+                try store.saveSnapshot(point, data: data)
+            }
+        } catch {
+            stop(reason: "storage: \(error)")
         }
     }
 

@@ -27,11 +27,24 @@ public protocol RaftStateMachine: AnyObject {
     /// implementation may copy its state now and encode it on another thread, calling
     /// `completion` back on the driver's thread. The default calls `snapshot()` at once.
     func snapshotInBackground(completion: @escaping ([UInt8]) -> Void)
+    /// Like `snapshotInBackground(completion:)`, and also runs `write` on the bytes before
+    /// coming back, passing its result to `completion`: the driver writes and fsyncs the
+    /// snapshot file there, so neither the encoding nor the disk holds the driver's thread.
+    /// `write` is safe on any thread. The default runs it on the driver's thread.
+    func snapshotInBackground(
+        thenWrite write: @escaping @Sendable ([UInt8]) -> Result<WrittenSnapshot, any Error>,
+        completion: @escaping ([UInt8], Result<WrittenSnapshot, any Error>) -> Void)
 }
 
 extension RaftStateMachine {
     public func apply(_ entry: Entry, resultWanted: Bool) -> [UInt8] { apply(entry) }
     public func snapshotInBackground(completion: @escaping ([UInt8]) -> Void) { completion(snapshot()) }
+    public func snapshotInBackground(
+        thenWrite write: @escaping @Sendable ([UInt8]) -> Result<WrittenSnapshot, any Error>,
+        completion: @escaping ([UInt8], Result<WrittenSnapshot, any Error>) -> Void
+    ) {
+        snapshotInBackground { data in completion(data, write(data)) }
+    }
 }
 
 /// Why a driver request failed.

@@ -8,16 +8,36 @@ extension FileLogStore {
     /// snapshot's.
     public func saveSnapshot(_ metadata: SnapshotMetadata, data: [UInt8]) throws {
         try checkUsable()
+        try checkNewer(metadata)
+        // A failed snapshot write leaves the log untouched: the store stays usable.
+        let path = try SnapshotFile.write(
+            metadata, data: data, in: snapDirectory, stopBeforeRename: crashPoint == .beforeRename)
+        if crashPoint == .beforeRename || crashPoint == .afterRename { throw SimulatedCrash() }
+        try finishSnapshot(metadata, path: path)
+    }
+
+    /// Writes snapshot files into this store's directory from another thread (see
+    /// `SnapshotFileWriter`); `installWrittenSnapshot` finishes each one here.
+    public var snapshotFileWriter: SnapshotFileWriter? { SnapshotFileWriter(directory: snapDirectory) }
+
+    /// `saveSnapshot` after its file write, for a file `snapshotFileWriter` wrote.
+    public func installWrittenSnapshot(_ written: WrittenSnapshot) throws {
+        try checkUsable()
+        try checkNewer(written.metadata)
+        try finishSnapshot(written.metadata, path: written.path)
+    }
+
+    private func checkNewer(_ metadata: SnapshotMetadata) throws {
         guard metadata.index > snapshot.index else {
             throw StorageError(
                 .staleSnapshot, path: snapDirectory,
                 reason: "snapshot at index \(metadata.index) is not newer than the stored one at \(snapshot.index)",
                 remedy: "This is a bug in the caller")
         }
-        // A failed snapshot write leaves the log untouched: the store stays usable.
-        let path = try SnapshotFile.write(
-            metadata, data: data, in: snapDirectory, stopBeforeRename: crashPoint == .beforeRename)
-        if crashPoint == .beforeRename || crashPoint == .afterRename { throw SimulatedCrash() }
+    }
+
+    /// Records a durable snapshot file in the WAL, syncs, and drops what it covers.
+    private func finishSnapshot(_ metadata: SnapshotMetadata, path: String) throws {
         let position = Int(metadata.index - snapshot.index) - 1
         let keep = metadata.index <= lastIndex && terms[position] == metadata.term
         if keep { terms.removeFirst(position + 1) } else { terms.removeAll() }

@@ -35,4 +35,40 @@ public protocol RaftLogStore: AnyObject {
     func saveSnapshot(_ metadata: SnapshotMetadata, data: [UInt8]) throws
     /// The latest complete snapshot, if any.
     func loadSnapshot() throws -> (metadata: SnapshotMetadata, data: [UInt8])?
+    /// Writes this store's snapshot files from another thread while the store is in use,
+    /// or nil (the default) when snapshots go through `saveSnapshot` only. With a writer,
+    /// the driver has the state machine write and fsync the file on its background thread
+    /// and calls `installWrittenSnapshot` on its own thread afterwards.
+    var snapshotFileWriter: SnapshotFileWriter? { get }
+    /// Finishes a snapshot whose file `snapshotFileWriter` made durable: exactly what
+    /// `saveSnapshot` does after its file write (WAL marker, sync, compaction). Throws
+    /// `.staleSnapshot` unless it is newer than the stored snapshot.
+    func installWrittenSnapshot(_ written: WrittenSnapshot) throws
+}
+
+extension RaftLogStore {
+    public var snapshotFileWriter: SnapshotFileWriter? { nil }
+    public func installWrittenSnapshot(_ written: WrittenSnapshot) throws {
+        preconditionFailure("installWrittenSnapshot on a store without a snapshotFileWriter")
+    }
+}
+
+/// A snapshot file made durable (temporary file, fdatasync, rename, directory fsync) by a
+/// `SnapshotFileWriter`, waiting for its store's `installWrittenSnapshot`.
+public struct WrittenSnapshot: Sendable, Equatable {
+    public let metadata: SnapshotMetadata
+    public let path: String
+}
+
+/// Writes snapshot files into one store's snapshot directory, on any thread, concurrently
+/// with the store's own calls: it only creates its own `<index>.snap.tmp`, syncs it and
+/// renames it to `<index>.snap`, touching no state of the store. A file renamed but never
+/// installed (a crash in between) is a complete snapshot of applied — so committed —
+/// state, which recovery finishes like any interrupted `saveSnapshot`.
+public struct SnapshotFileWriter: Sendable {
+    let directory: String
+
+    public func write(_ metadata: SnapshotMetadata, data: [UInt8]) throws -> WrittenSnapshot {
+        WrittenSnapshot(metadata: metadata, path: try SnapshotFile.write(metadata, data: data, in: directory))
+    }
 }

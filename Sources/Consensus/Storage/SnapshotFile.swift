@@ -40,6 +40,9 @@ enum SnapshotFile {
         return b
     }
 
+    /// Bytes of snapshot data written between two `fdatasync`s of the file (see `write`).
+    static let syncPieceBytes = 8 << 20
+
     /// Writes the snapshot durably under its final name in `directory` and returns
     /// that path. `stopBeforeRename` is a test hook: it leaves the synced `.tmp` file
     /// as a crash between write and rename would.
@@ -57,7 +60,20 @@ enum SnapshotFile {
         let fd = try FileIO.open(temp, O_WRONLY | O_CREAT | O_TRUNC)
         do {
             try FileIO.pwriteAll(fd, header, at: 0, path: temp)
-            try FileIO.pwriteAll(fd, data, at: header.count, path: temp)
+            // In pieces, each synced before the next is written: the WAL shares the disk
+            // (and ext4's journal), and its `fdatasync` — on every write's path — waited
+            // behind a whole snapshot's dirty pages (50–185 ms at 95 MB with three nodes
+            // writing theirs at once); now it waits behind one piece at most.
+            try data.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let end = min(bytes.count, offset + syncPieceBytes)
+                    let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<end])
+                    try FileIO.pwriteAll(fd, piece, at: header.count + offset, path: temp)
+                    if end < bytes.count { try FileIO.fdatasync(fd, path: temp) }
+                    offset = end
+                }
+            }
             try FileIO.pwriteAll(fd, trailer, at: header.count + data.count, path: temp)
             try FileIO.fdatasync(fd, path: temp)
         } catch {

@@ -300,10 +300,13 @@ final class NodeServer: @unchecked Sendable {
             log.info("shutdown", ["leadership": done.wait()])
         }
         certificateWatcher?.stop()
+        // API requests in progress get their answers (a write a follower forwarded to the
+        // leader usually takes milliseconds) and idle API connections close cleanly, so
+        // their clients know nothing was lost. The HTTP side starts draining first, so the
+        // long polls the hub answers now (with Connection: close) cannot be parked again
+        // on the same connections. Bounded: a stop never waits more than a second.
+        http?.beginGracefulStop()
         hub.shutdown()
-        // Requests in progress get their answers (a write a follower forwarded to the
-        // leader usually takes milliseconds); idle API connections close cleanly, so their
-        // clients know nothing was lost. Bounded: a stop never waits more than a second.
         http?.stop(graceMillis: 1000)
         group.shutdown()
         raft.shutdown()

@@ -285,12 +285,15 @@ final class RaftHost: @unchecked Sendable {
     func timed(_ what: String, _ body: () -> Void) {
         probe.reset()
         let start = MonotonicClock.nowNanos()
+        let cpuStart = RaftLoopProbe.threadCPUNanos()
         body()
         let took = MonotonicClock.nowNanos() &- start
         guard took >= RaftLoopProbe.slowNanos else { return }
         var fields = probe.fields
         fields["in"] = what
         fields["ms"] = RaftLoopProbe.ms(took)
+        // Far below `ms`: the thread waited (a core, the disk), it did not work.
+        fields["cpuMs"] = RaftLoopProbe.ms(RaftLoopProbe.threadCPUNanos() &- cpuStart)
         fields["applied"] = "\(driver.appliedIndex)"
         log.warn("raft loop slow", fields)
     }
@@ -342,6 +345,12 @@ private final class AppliedIndexTracker: RaftStateMachine {
     }
     func snapshot() -> [UInt8] { inner.snapshot() }
     func snapshotInBackground(completion: @escaping ([UInt8]) -> Void) { inner.snapshotInBackground(completion: completion) }
+    func snapshotInBackground(
+        thenWrite write: @escaping @Sendable ([UInt8]) -> Result<WrittenSnapshot, any Error>,
+        completion: @escaping ([UInt8], Result<WrittenSnapshot, any Error>) -> Void
+    ) {
+        inner.snapshotInBackground(thenWrite: write, completion: completion)
+    }
     func restore(_ data: [UInt8], metadata: SnapshotMetadata) throws {
         try inner.restore(data, metadata: metadata)
         onApplied?(metadata.index)

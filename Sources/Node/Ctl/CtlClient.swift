@@ -14,8 +14,10 @@ import Tunnel
 /// A connection that fails before anything was sent (refused, or closed during the TLS
 /// handshake — what a load balancer does for a moment while it has no healthy node, or
 /// when it cuts the connections of a node it just marked down) costs nothing to try
-/// again: when every server failed that way, the list is tried twice more, after 100 ms
-/// and 300 ms. A server that timed out ends that (the next round would only wait again).
+/// again: when every server failed that way, the list is tried again after 100, 300, 600
+/// and 1,000 ms (2 s in all: a balancer that marked every node down while the cluster
+/// elected a leader brings one back within about that). A server that timed out ends
+/// that (the next round would only wait again).
 ///
 /// Threading: one thread; every call blocks.
 final class CtlClient {
@@ -36,6 +38,9 @@ final class CtlClient {
     /// `Authorization: Bearer` value, when signed in with a token (a secret: never printed).
     private let bearer: String?
     let timeoutMillis: Int
+    /// Pauses before each further pass over the servers when every one failed before
+    /// anything was sent (see the type's comment).
+    var probePausesMillis = [100, 300, 600, 1_000]
 
     init(servers: [Server], tls: TLSContext, bearer: String?, timeoutMillis: Int = defaultTimeoutMillis) {
         precondition(!servers.isEmpty, "at least one server")
@@ -218,10 +223,10 @@ final class CtlClient {
             failures[server.url] = why
             timedOut = timedOut || timeout
         }
-        for round in 0..<Self.probePausesMillis.count + 1 {
+        for round in 0..<probePausesMillis.count + 1 {
             if round > 0 {
                 guard !timedOut else { break }
-                usleep(UInt32(Self.probePausesMillis[round - 1]) * 1000)
+                usleep(UInt32(probePausesMillis[round - 1]) * 1000)
             }
             if let answer = try exchangeRound(request, changes: changes, retryable: retryable, send: send, failed: failed) {
                 return answer
@@ -230,9 +235,6 @@ final class CtlClient {
         throw CtlError("no server answered: " + servers.compactMap { s in failures[s.url].map { "\(s.url): \($0)" } }
             .joined(separator: "; "))
     }
-
-    /// Pauses before the second and third pass over the servers (see the type's comment).
-    static let probePausesMillis = [100, 300]
 
     /// One pass over the servers: the answer, or nil when every server failed before the
     /// request was sent (or, for reads, after); throws when a change was sent and got no answer.

@@ -13,7 +13,7 @@ enum AuditFormat {
     static var csvHeader: String { csvLine(csvColumns) }
 
     /// One CSV line per record, CRLF-terminated (no header).
-    static func csv(_ records: [AuditRecord]) -> String {
+    static func csv(_ records: some Sequence<AuditRecord>) -> String {
         records.map { record in
             csvLine([
                 String(record.seq), String(record.at), record.actor.kind.rawValue, record.actor.name, record.node,
@@ -38,12 +38,12 @@ enum AuditFormat {
     private static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
 
     /// One record per line, canonical JSON, each ending in "\n".
-    static func jsonLines(_ records: [AuditRecord]) -> String {
+    static func jsonLines(_ records: some Sequence<AuditRecord>) -> String {
         records.map { String(decoding: CanonicalJSON.encode($0), as: UTF8.self) + "\n" }.joined()
     }
 
     /// All records as one JSON array.
-    static func jsonArray(_ records: [AuditRecord]) -> String {
+    static func jsonArray(_ records: some Sequence<AuditRecord>) -> String {
         "[" + records.map { String(decoding: CanonicalJSON.encode($0), as: UTF8.self) }.joined(separator: ",") + "]"
     }
 

@@ -64,7 +64,9 @@ struct AuditLog: Codable, Equatable, Sendable {
     static let pageSizeDefault = 20
     static let pageSizeMax = 1000
 
-    private(set) var records: [AuditRecord] = []
+    /// Chunked, so a write after a snapshot's copy of the state copies one chunk, not the
+    /// log (see `ChunkedArray`).
+    private(set) var records: ChunkedArray<AuditRecord> = []
     /// The seq of the last pruned record (0: nothing pruned).
     private(set) var anchorSeq: UInt64 = 0
     /// The hash of the last pruned record (genesis when nothing was pruned).
@@ -101,7 +103,9 @@ struct AuditLog: Codable, Equatable, Sendable {
 
     /// The seq of the first record that breaks the chain (edited, reordered, missing or
     /// inserted), or nil when every record links and hashes correctly.
-    static func verify(_ records: [AuditRecord], anchorHash: String = genesisHash, anchorSeq: UInt64 = 0) -> UInt64? {
+    static func verify(
+        _ records: some Sequence<AuditRecord>, anchorHash: String = genesisHash, anchorSeq: UInt64 = 0
+    ) -> UInt64? {
         var previousHash = anchorHash
         var expectedSeq = anchorSeq + 1
         for record in records {

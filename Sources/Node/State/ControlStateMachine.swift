@@ -64,11 +64,26 @@ final class ControlStateMachine: RaftStateMachine {
         CanonicalJSON.encode(Snapshot(v: snapshotVersion, state: state))
     }
 
-    /// Copies the state (a value: copy-on-write, O(1) here) and encodes it on a
-    /// background queue, so a large state never stalls the Raft thread; the bytes come
-    /// back on the driver's thread. Without an executor it encodes at once.
+    /// Copies the state (a value: copy-on-write, O(1) here; the next write copies one
+    /// shard and one audit chunk, see `ShardedDictionary`, `ChunkedArray`) and encodes it
+    /// on a background queue, so a large state never stalls the Raft thread; the bytes
+    /// come back on the driver's thread. Without an executor it encodes at once.
     func snapshotInBackground(completion: @escaping ([UInt8]) -> Void) {
-        guard let driverExecutor else { return completion(snapshot()) }
+        snapshotInBackground(thenWrite: { _ in .failure(ControlSnapshotError(message: "unused")) }) { bytes, _ in
+            completion(bytes)
+        }
+    }
+
+    /// As above, and runs `write` (the snapshot file's write and fsync) on the same
+    /// background queue before coming back.
+    func snapshotInBackground(
+        thenWrite write: @escaping @Sendable ([UInt8]) -> Result<WrittenSnapshot, any Error>,
+        completion: @escaping ([UInt8], Result<WrittenSnapshot, any Error>) -> Void
+    ) {
+        guard let driverExecutor else {
+            let bytes = snapshot()
+            return completion(bytes, write(bytes))
+        }
         onSnapshotStarted?(appliedIndex)
         let copy = state
         nonisolated(unsafe) let completion = completion
@@ -77,9 +92,10 @@ final class ControlStateMachine: RaftStateMachine {
             let start = threadCPUNanos()
             let bytes = ControlStateMachine.snapshotBytes(of: copy)
             let nanos = threadCPUNanos() - start
+            let written = write(bytes)
             driverExecutor {
                 report?(bytes.count, nanos)
-                completion(bytes)
+                completion(bytes, written)
             }
         }
     }

@@ -109,18 +109,26 @@ public final class HTTPServer: Sendable {
         port = boundPort
     }
 
+    /// The first step of a graceful stop, without waiting: stops accepting, closes idle
+    /// connections cleanly (close_notify: their clients know nothing more was read), and
+    /// marks the rest so each request in progress, or arriving on a connection already
+    /// open, is answered with `Connection: close` and its connection then closed.
+    /// Upgraded connections (WebSockets) are left to `stop`. Idempotent.
+    public func beginGracefulStop() {
+        for (i, loop) in group.loops.enumerated() {
+            _ = try? Relay.onLoop(loop) { [loopStates] in loopStates[i].drain() }
+        }
+    }
+
     /// Stops accepting and closes every open connection. Call before shutting the group
-    /// down. With `graceMillis` > 0 it first stops gracefully: idle connections close
-    /// cleanly at once (close_notify: their clients know nothing more was read), requests
-    /// in progress are answered with `Connection: close` and their connections closed, and
-    /// it waits — at most `graceMillis` — until none is left busy; upgraded connections
-    /// (WebSockets) close at once either way. Whatever remains then is closed at once
-    /// (in-flight responses dropped, no close_notify), as `stop()` without grace does.
+    /// down. With `graceMillis` > 0 it stops gracefully first (`beginGracefulStop`) and
+    /// waits — at most `graceMillis` — until no connection has a request in progress or a
+    /// response still to flush. Whatever remains then, upgraded connections included, is
+    /// closed at once (in-flight responses dropped, no close_notify), as `stop()` without
+    /// grace does.
     public func stop(graceMillis: Int = 0) {
         if graceMillis > 0 {
-            for (i, loop) in group.loops.enumerated() {
-                _ = try? Relay.onLoop(loop) { [loopStates] in loopStates[i].drain() }
-            }
+            beginGracefulStop()
             let deadline = MonotonicClock.nowNanos() + UInt64(graceMillis) * 1_000_000
             while MonotonicClock.nowNanos() < deadline {
                 let busy = group.loops.indices.reduce(0) { total, i in

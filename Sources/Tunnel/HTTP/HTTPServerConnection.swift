@@ -64,14 +64,13 @@ final class HTTPServerConnection: ConnectionDelegate {
     func closeNow() { connection.close() }
 
     /// Graceful stop: an idle connection closes cleanly now; one with a request in progress
-    /// answers it (with `Connection: close`) and then closes; an upgraded one (a WebSocket,
-    /// owned by its protocol) is closed at once, as `stop()` always did.
+    /// answers it (with `Connection: close`) and then closes. An upgraded one (a WebSocket)
+    /// belongs to its protocol, which says goodbye its own way: `stop()` closes it.
     func drain() {
         draining = true
         switch phase {
         case .reading where !parser.isMidRequest: beginClosing()
-        case .upgraded: connection.close()
-        case .reading, .handling, .closing, .closed: break
+        case .reading, .handling, .closing, .upgraded, .closed: break
         }
     }
 

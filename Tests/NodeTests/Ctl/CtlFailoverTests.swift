@@ -140,7 +140,9 @@ struct CtlFailoverTests {
         // Dropped every time: the error names the handshake close, once.
         let gone = try FakeNode(.answer, pki: pki, dropFirst: 100)
         defer { gone.stop() }
-        let error = #expect(throws: CtlError.self) { try client([gone]).call("POST", "/v1/tunnels", body: ["name": "x"]) }
+        let impatient = try client([gone])
+        impatient.probePausesMillis = [10, 10]
+        let error = #expect(throws: CtlError.self) { try impatient.call("POST", "/v1/tunnels", body: ["name": "x"]) }
         #expect(error?.message.contains("no server answered: \(gone.url): TLS handshake with") == true, "\(error?.message ?? "")")
         #expect(error?.message.contains("the connection was closed before the handshake finished") == true)
         #expect(gone.seen.isEmpty)
