@@ -157,7 +157,7 @@ static long warren_nanos_since(const struct timespec *start) {
 }
 
 int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms,
-                               long spin_ns, long gap_ns, int *descheduled) {
+                               long spin_ns, long handoff_ns, long gap_ns, int *descheduled) {
     *descheduled = 0;
     if (timeout_ms >= 0 && spin_ns > (long)timeout_ms * 1000000L) spin_ns = (long)timeout_ms * 1000000L;
     if (spin_ns > 0) {
@@ -173,10 +173,14 @@ int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int
             if (warren_nanos_since(&start) >= spin_ns) break;
             /* Off the CPU for longer than a peer's turn: something else wants it, and a
                poller queued behind it answers later than a sleeper woken for the event. */
-            if (warren_nanos_since(&last) > gap_ns) {
+            long away = warren_nanos_since(&last);
+            if (away > gap_ns) {
                 *descheduled = 1;
                 break;
             }
+            /* The yield ran another thread: this CPU has other work and will not halt,
+               so polling on would only add switches to a busy machine. */
+            if (away > handoff_ns) break;
             clock_gettime(CLOCK_MONOTONIC, &last);
         }
     }

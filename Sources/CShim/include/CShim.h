@@ -70,10 +70,11 @@ int warren_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
 int warren_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms);
 /// `warren_epoll_wait` that first polls (timeout 0) for up to `spin_ns` — never past
 /// `timeout_ms` — yielding the CPU between polls to any runnable thread, then blocks.
-/// Polling stops early, with `*descheduled` set, when one yield kept the caller off the
-/// CPU for more than `gap_ns` (another thread is using this CPU for real).
+/// Polling stops early when one yield kept the caller off the CPU for more than
+/// `handoff_ns` (another thread ran), and also sets `*descheduled` past `gap_ns`
+/// (another thread is using this CPU for real).
 int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms,
-                               long spin_ns, long gap_ns, int *descheduled);
+                               long spin_ns, long handoff_ns, long gap_ns, int *descheduled);
 int warren_eventfd(void);
 int warren_eventfd_signal(int fd);
 int warren_eventfd_drain(int fd);

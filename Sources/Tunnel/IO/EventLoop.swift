@@ -58,6 +58,9 @@ public final class EventLoop: @unchecked Sendable {
     /// A yield that kept the loop off its CPU this long means a thread doing real work
     /// shares the CPU (peers in a request's path run for tens of µs; a time slice is ms).
     static let busyPollGapNanos = 200_000
+    /// A yield that kept the loop off its CPU this long ran another thread: the CPU has
+    /// other work and will not halt, so that poll ends (a no-op yield takes ~1 µs here).
+    static let busyPollHandoffNanos = 20_000
     /// How long polling stays off after such a yield: a poller queued behind a busy
     /// thread answers later than a sleeper that the event wakes (and may preempt it).
     static let busyPollBackoffNanos: UInt64 = 100_000_000
@@ -201,7 +204,8 @@ public final class EventLoop: @unchecked Sendable {
             let timeoutMs = timers.millisecondsUntilNext(now: now)
             let poll = foundWork && busyPollNanos > 0 && now >= pollingResumesAt ? busyPollNanos : 0
             let n = warren_epoll_wait_spinning(
-                epollFD, &tokens, &events, 256, timeoutMs, poll, Self.busyPollGapNanos, &descheduled)
+                epollFD, &tokens, &events, 256, timeoutMs, poll, Self.busyPollHandoffNanos, Self.busyPollGapNanos,
+                &descheduled)
             if n < 0 && warren_errno() != EINTR { break }
             if descheduled != 0 { pollingResumesAt = MonotonicClock.nowNanos() &+ Self.busyPollBackoffNanos }
             foundWork = n > 0

@@ -56,10 +56,10 @@ struct BusyPollTests {
         let tenSeconds = 10_000_000_000
         // Nothing ready and a zero timeout: returns at once, whatever the polling budget
         // (a 10 s budget would hang the test if the clamp were missing).
-        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, 0, tenSeconds, tenSeconds, &descheduled) == 0)
+        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, 0, tenSeconds, tenSeconds, tenSeconds, &descheduled) == 0)
         // Something ready: returned by the first poll.
         _ = warren_eventfd_signal(efd)
-        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, -1, tenSeconds, tenSeconds, &descheduled) == 1)
+        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, -1, tenSeconds, tenSeconds, tenSeconds, &descheduled) == 1)
         #expect(tokens[0] == 77 && descheduled == 0)
     }
 
@@ -71,7 +71,7 @@ struct BusyPollTests {
         var descheduled: Int32 = 0
         // A gap of 0 ns: the first yield already counts as "kept off the CPU", so the
         // call stops polling, reports it, and sleeps out its 20 ms timeout.
-        let n = warren_epoll_wait_spinning(epfd, &tokens, &events, 4, 20, 10_000_000_000, 0, &descheduled)
+        let n = warren_epoll_wait_spinning(epfd, &tokens, &events, 4, 20, 10_000_000_000, 0, 0, &descheduled)
         #expect(n == 0)
         #expect(descheduled == 1)
     }
