@@ -139,10 +139,25 @@ enum FileIO {
 
     /// Takes an exclusive advisory lock on `path` (created if missing) so two
     /// processes never write one log. Returns the descriptor that holds the lock.
-    static func lock(_ path: String) throws -> Int32 {
+    ///
+    /// A lock found held is asked for again for up to `lockWaitMillis`: an `flock` lives
+    /// as long as any descriptor of its open file, and a child forked by this process
+    /// (any `posix_spawn`) holds a copy of every descriptor until its `exec` closes the
+    /// `O_CLOEXEC` ones — so a store closed and reopened while another thread spawns a
+    /// process can find its own old lock still held for a moment, as can a node
+    /// restarted while its previous process is still exiting. A live owner still holds
+    /// it after the wait, and the error names it.
+    static func lock(_ path: String, waitMillis: Int = lockWaitMillis) throws -> Int32 {
         let fd = try open(path, O_RDWR | O_CREAT)
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var waited = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let e = errno
+            if (e == EWOULDBLOCK || e == EINTR) && waited < waitMillis {
+                var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+                nanosleep(&pause, nil)
+                waited += 5
+                continue
+            }
             Glibc.close(fd)
             throw StorageError(
                 .directoryLocked, path: path, errno: e,
@@ -151,4 +166,7 @@ enum FileIO {
         }
         return fd
     }
+
+    /// How long `lock` waits for a lock held elsewhere before it reports it.
+    static let lockWaitMillis = 2_000
 }

@@ -114,6 +114,24 @@ import Testing
         #expect(try store.load().entries == makeEntries(1...5, term: 2))
     }
 
+    /// A spawned child holds a copy of the lock's descriptor until its `exec`: the lock
+    /// outlives the store's close for that moment. Reopening waits it out.
+    @Test func aLockStillHeldByAnInheritedDescriptorIsWaitedFor() throws {
+        let dir = TempDir()
+        let path = dir.path + "/LOCK"
+        let first = try FileIO.lock(path)
+        let inherited = dup(first)  // what a forked child holds until it execs
+        close(first)
+        let releaser = Thread {
+            var pause = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+            nanosleep(&pause, nil)
+            close(inherited)
+        }
+        releaser.start()
+        let again = try FileIO.lock(path)
+        close(again)
+    }
+
     @Test func secondStoreOnTheSameDirectoryIsRefused() throws {
         let dir = TempDir()
         let (store, _) = try openStore(dir)
