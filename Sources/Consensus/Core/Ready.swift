@@ -6,10 +6,9 @@
 /// their index; (4) call `advance(_:)` with this value — with no other input to the core
 /// between `ready()` and `advance(_:)`.
 ///
-/// Messages always wait for the sync, also the leader's appends (the simple order of
-/// Raft §5; thesis §10.2.1 would let a leader send appends in parallel with its own
-/// fsync — the core is ready for it, because the leader counts itself toward a commit
-/// only for entries `advance` reports persisted, but the driver keeps the simple order).
+/// A leader's appends and heartbeats may go out before the sync (thesis §10.2.1: the
+/// leader counts itself toward a commit only for entries `advance` reports persisted);
+/// every other message waits for it. `RaftDriver.process()` does exactly that.
 public struct Ready: Sendable {
     /// New hard state to persist, or nil when unchanged.
     public var hardState: HardState?
