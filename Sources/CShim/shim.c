@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "CShim.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -157,8 +159,10 @@ static long warren_nanos_since(const struct timespec *start) {
 }
 
 int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms,
-                               long spin_ns, long handoff_ns, long gap_ns, int *descheduled) {
+                               long spin_ns, long handoff_ns, long gap_ns, int *descheduled,
+                               long *polled_ns) {
     *descheduled = 0;
+    *polled_ns = 0;
     if (timeout_ms >= 0 && spin_ns > (long)timeout_ms * 1000000L) spin_ns = (long)timeout_ms * 1000000L;
     if (spin_ns > 0) {
         struct timespec start, last;
@@ -166,7 +170,10 @@ int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int
         last = start;
         for (;;) {
             int n = warren_epoll_wait(epfd, tokens, events, max, 0);
-            if (n != 0) return n;
+            if (n != 0) {
+                *polled_ns = warren_nanos_since(&start);
+                return n;
+            }
             /* Whatever else is runnable on this CPU goes first: the poll only uses time
                that would otherwise be idle. */
             sched_yield();
@@ -183,8 +190,25 @@ int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int
             if (away > handoff_ns) break;
             clock_gettime(CLOCK_MONOTONIC, &last);
         }
+        *polled_ns = warren_nanos_since(&start);
     }
     return warren_epoll_wait(epfd, tokens, events, max, timeout_ms);
+}
+int warren_cpu_ticks(uint64_t *busy, uint64_t *idle) {
+    char text[512];
+    int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    text[n] = 0;
+    unsigned long long v[8] = {0};
+    /* cpu  user nice system idle iowait irq softirq steal */
+    if (sscanf(text, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 4) return -1;
+    *idle = v[3] + v[4];
+    *busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return 0;
 }
 int warren_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 int warren_eventfd_signal(int fd) { uint64_t one = 1; return (int)write(fd, &one, sizeof one); }

@@ -72,9 +72,13 @@ int warren_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int
 /// `timeout_ms` — yielding the CPU between polls to any runnable thread, then blocks.
 /// Polling stops early when one yield kept the caller off the CPU for more than
 /// `handoff_ns` (another thread ran), and also sets `*descheduled` past `gap_ns`
-/// (another thread is using this CPU for real).
+/// (another thread is using this CPU for real). `*polled_ns`: time spent polling.
 int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms,
-                               long spin_ns, long handoff_ns, long gap_ns, int *descheduled);
+                               long spin_ns, long handoff_ns, long gap_ns, int *descheduled,
+                               long *polled_ns);
+/// The machine's CPU time so far from /proc/stat, in clock ticks: `busy` (user, nice,
+/// system, irq, softirq, steal) and `idle` (idle, iowait). 0, or -1 if unreadable.
+int warren_cpu_ticks(uint64_t *busy, uint64_t *idle);
 int warren_eventfd(void);
 int warren_eventfd_signal(int fd);
 int warren_eventfd_drain(int fd);

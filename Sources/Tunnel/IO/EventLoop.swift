@@ -191,7 +191,9 @@ public final class EventLoop: @unchecked Sendable {
     /// `busyPollNanos` per wake-up that found work, never past its next timer; a loop
     /// woken only by a timer, or idle, sleeps at once. On a CPU shared with busy threads
     /// polling backs off (`busyPollBackoffNanos`): there it would make the loop wait
-    /// for their time slices instead of being woken ahead of them.
+    /// for their time slices instead of being woken ahead of them; and on a machine whose
+    /// CPUs have little idle time (`MachineIdleness`) it stays off, since there no CPU
+    /// would halt and polling only takes time from the work running on them.
     public func run() {
         loopThread.store(UInt(pthread_self()), ordering: .relaxed)
         var tokens = [UInt64](repeating: 0, count: 256)
@@ -199,13 +201,17 @@ public final class EventLoop: @unchecked Sendable {
         var foundWork = false
         var pollingResumesAt: UInt64 = 0
         var descheduled: Int32 = 0
+        var polledNanos = 0
         while !stopRequested.load(ordering: .acquiring) {
             let now = MonotonicClock.nowNanos()
             let timeoutMs = timers.millisecondsUntilNext(now: now)
-            let poll = foundWork && busyPollNanos > 0 && now >= pollingResumesAt ? busyPollNanos : 0
+            let poll =
+                foundWork && busyPollNanos > 0 && now >= pollingResumesAt
+                    && MachineIdleness.shared.pollingWorthwhile(now: now) ? busyPollNanos : 0
             let n = warren_epoll_wait_spinning(
                 epollFD, &tokens, &events, 256, timeoutMs, poll, Self.busyPollHandoffNanos, Self.busyPollGapNanos,
-                &descheduled)
+                &descheduled, &polledNanos)
+            MachineIdleness.shared.notePolled(polledNanos)
             if n < 0 && warren_errno() != EINTR { break }
             if descheduled != 0 { pollingResumesAt = MonotonicClock.nowNanos() &+ Self.busyPollBackoffNanos }
             foundWork = n > 0

@@ -53,13 +53,14 @@ struct BusyPollTests {
         var tokens = [UInt64](repeating: 0, count: 4)
         var events = [UInt32](repeating: 0, count: 4)
         var descheduled: Int32 = 0
+        var polled = 0
         let tenSeconds = 10_000_000_000
         // Nothing ready and a zero timeout: returns at once, whatever the polling budget
         // (a 10 s budget would hang the test if the clamp were missing).
-        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, 0, tenSeconds, tenSeconds, tenSeconds, &descheduled) == 0)
+        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, 0, tenSeconds, tenSeconds, tenSeconds, &descheduled, &polled) == 0)
         // Something ready: returned by the first poll.
         _ = warren_eventfd_signal(efd)
-        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, -1, tenSeconds, tenSeconds, tenSeconds, &descheduled) == 1)
+        #expect(warren_epoll_wait_spinning(epfd, &tokens, &events, 4, -1, tenSeconds, tenSeconds, tenSeconds, &descheduled, &polled) == 1)
         #expect(tokens[0] == 77 && descheduled == 0)
     }
 
@@ -69,10 +70,32 @@ struct BusyPollTests {
         var tokens = [UInt64](repeating: 0, count: 4)
         var events = [UInt32](repeating: 0, count: 4)
         var descheduled: Int32 = 0
+        var polled = 0
         // A gap of 0 ns: the first yield already counts as "kept off the CPU", so the
         // call stops polling, reports it, and sleeps out its 20 ms timeout.
-        let n = warren_epoll_wait_spinning(epfd, &tokens, &events, 4, 20, 10_000_000_000, 0, 0, &descheduled)
+        let n = warren_epoll_wait_spinning(epfd, &tokens, &events, 4, 20, 10_000_000_000, 0, 0, &descheduled, &polled)
         #expect(n == 0)
         #expect(descheduled == 1)
+    }
+
+    @Test func pollingNeedsAQuarterOfTheMachineIdleCountingItsOwnPolling() {
+        // Quiet machine: mostly idle.
+        #expect(MachineIdleness.worthwhile(busyTicks: 4, idleTicks: 16, polledTicks: 0))
+        // Saturated by other work (a bulk transfer, other processes): off.
+        #expect(!MachineIdleness.worthwhile(busyTicks: 19, idleTicks: 1, polledTicks: 0))
+        #expect(!MachineIdleness.worthwhile(busyTicks: 20, idleTicks: 0, polledTicks: 1))
+        // Busy mostly with this process's own polling: the CPUs would be idle, so on.
+        #expect(MachineIdleness.worthwhile(busyTicks: 18, idleTicks: 2, polledTicks: 10))
+        // The boundary: a quarter idle is enough, a fifth is not.
+        #expect(MachineIdleness.worthwhile(busyTicks: 3, idleTicks: 1, polledTicks: 0))
+        #expect(!MachineIdleness.worthwhile(busyTicks: 4, idleTicks: 1, polledTicks: 0))
+        #expect(MachineIdleness.worthwhile(busyTicks: 0, idleTicks: 0, polledTicks: 0))
+    }
+
+    @Test func theMachineSampleReadsProcStat() {
+        var busy: UInt64 = 0
+        var idle: UInt64 = 0
+        #expect(warren_cpu_ticks(&busy, &idle) == 0)
+        #expect(busy + idle > 0)
     }
 }
