@@ -152,10 +152,10 @@ int warren_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max, int
     for (int i = 0; i < n; i++) { tokens[i] = evs[i].data.u64; events[i] = evs[i].events; }
     return n;
 }
-static long warren_nanos_since(const struct timespec *start) {
+static long warren_now_ns(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - start->tv_sec) * 1000000000L + (now.tv_nsec - start->tv_nsec);
+    return now.tv_sec * 1000000000L + now.tv_nsec;
 }
 
 int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int max, int timeout_ms,
@@ -165,32 +165,30 @@ int warren_epoll_wait_spinning(int epfd, uint64_t *tokens, uint32_t *events, int
     *polled_ns = 0;
     if (timeout_ms >= 0 && spin_ns > (long)timeout_ms * 1000000L) spin_ns = (long)timeout_ms * 1000000L;
     if (spin_ns > 0) {
-        struct timespec start, last;
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        last = start;
+        long start = warren_now_ns(), last = start, now = start;
         for (;;) {
             int n = warren_epoll_wait(epfd, tokens, events, max, 0);
             if (n != 0) {
-                *polled_ns = warren_nanos_since(&start);
+                *polled_ns = warren_now_ns() - start;
                 return n;
             }
             /* Whatever else is runnable on this CPU goes first: the poll only uses time
                that would otherwise be idle. */
             sched_yield();
-            if (warren_nanos_since(&start) >= spin_ns) break;
+            now = warren_now_ns();
+            if (now - start >= spin_ns) break;
             /* Off the CPU for longer than a peer's turn: something else wants it, and a
                poller queued behind it answers later than a sleeper woken for the event. */
-            long away = warren_nanos_since(&last);
-            if (away > gap_ns) {
+            if (now - last > gap_ns) {
                 *descheduled = 1;
                 break;
             }
             /* The yield ran another thread: this CPU has other work and will not halt,
                so polling on would only add switches to a busy machine. */
-            if (away > handoff_ns) break;
-            clock_gettime(CLOCK_MONOTONIC, &last);
+            if (now - last > handoff_ns) break;
+            last = now;
         }
-        *polled_ns = warren_nanos_since(&start);
+        *polled_ns = now - start;
     }
     return warren_epoll_wait(epfd, tokens, events, max, timeout_ms);
 }

@@ -147,12 +147,12 @@ enum FileIO {
     /// process can find its own old lock still held for a moment, as can a node
     /// restarted while its previous process is still exiting. A live owner still holds
     /// it after the wait, and the error names it.
-    static func lock(_ path: String, waitMillis: Int = lockWaitMillis) throws -> Int32 {
+    static func lock(_ path: String) throws -> Int32 {
         let fd = try open(path, O_RDWR | O_CREAT)
         var waited = 0
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let e = errno
-            if (e == EWOULDBLOCK || e == EINTR) && waited < waitMillis {
+            if (e == EWOULDBLOCK || e == EINTR) && waited < Self.lockWaitMillis {
                 var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)
                 nanosleep(&pause, nil)
                 waited += 5
